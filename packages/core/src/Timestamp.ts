@@ -1,0 +1,178 @@
+/**
+ * A lossless point in time: epoch microseconds plus a flag telling whether the value carries a time zone.
+ *
+ * JavaScript's `Date` keeps milliseconds and always means UTC, so it silently drops the microseconds of a
+ * PostgreSQL `timestamp` and shifts a `timestamp without time zone` by the host's offset. `Timestamp` keeps
+ * both exactly as the source stored them. Convert to `Date` only with an explicit `toDate` (a cast).
+ *
+ * @since 0.1.0
+ */
+import { Effect, Schema, SchemaIssue, SchemaTransformation } from "effect"
+
+const MICROS_PER_MS = 1000n
+const MICROS_PER_SECOND = 1_000_000n
+const ISO = /^(-?\d{4,6})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/i
+
+/**
+ * An instant with microsecond precision. `zoned: false` is a wall-clock value (SQL `timestamp without time
+ * zone`): it is never shifted, and its ISO form has no offset.
+ *
+ * **Example** (Keeping microseconds)
+ *
+ * ```ts
+ * import { Timestamp } from "@data-mcp/core"
+ *
+ * const t = Timestamp.fromISOString("2026-01-02T03:04:05.123456Z")
+ * t.toISOString() // "2026-01-02T03:04:05.123456Z"
+ * t.micros        // 1767323045123456n
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class Timestamp {
+  /** Microseconds since 1970-01-01T00:00:00 (UTC when `zoned`, wall clock otherwise). */
+  readonly micros: bigint
+  /** Whether the value is an instant in UTC (`true`) or a wall-clock value without a zone (`false`). */
+  readonly zoned: boolean
+
+  constructor(micros: bigint, zoned = true) {
+    this.micros = micros
+    this.zoned = zoned
+  }
+
+  /** Converts to a `Date`, dropping the sub-millisecond part (a lossy, explicit cast). */
+  toDate(): Date {
+    return new Date(Number(floorDiv(this.micros, MICROS_PER_MS)))
+  }
+
+  /** ISO 8601 with all six fractional digits; `Z` when zoned, no offset otherwise. */
+  toISOString(): string {
+    const ms = floorDiv(this.micros, MICROS_PER_MS)
+    const micro = this.micros - ms * MICROS_PER_MS
+    const base = new Date(Number(ms)).toISOString() // yyyy-mm-ddThh:mm:ss.mmmZ
+    const fraction = `${base.slice(20, 23)}${micro.toString().padStart(3, "0")}`
+    return `${base.slice(0, 19)}.${fraction}${this.zoned ? "Z" : ""}`
+  }
+
+  /** JSON form: the ISO string, so checkpoints and run reports keep every digit. */
+  toJSON(): string {
+    return this.toISOString()
+  }
+
+  toString(): string {
+    return this.toISOString()
+  }
+}
+
+const floorDiv = (a: bigint, b: bigint): bigint => {
+  const q = a / b
+  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q
+}
+
+/**
+ * Makes a `Timestamp` from epoch microseconds.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fromEpochMicros = (micros: bigint | number, options?: { readonly zoned?: boolean }): Timestamp =>
+  new Timestamp(BigInt(micros), options?.zoned ?? true)
+
+/**
+ * Makes a zoned `Timestamp` from a `Date` (millisecond precision, as the `Date` has no more).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fromDate = (date: Date): Timestamp => new Timestamp(BigInt(date.getTime()) * MICROS_PER_MS, true)
+
+/**
+ * Parses an ISO 8601 / SQL timestamp string, keeping up to microsecond precision. A string with `Z` or an
+ * offset gives a zoned value normalised to UTC; a string without one gives a wall-clock (unzoned) value.
+ * Digits beyond microseconds are refused rather than rounded.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fromISOString = (input: string): Timestamp => {
+  const parsed = parse(input)
+  if (parsed === undefined) throw new RangeError(`Not an ISO 8601 timestamp: ${JSON.stringify(input.slice(0, 40))}`)
+  return parsed
+}
+
+/**
+ * Like `fromISOString`, but returns `undefined` for a string that is not a timestamp.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const parse = (input: string): Timestamp | undefined => {
+  const m = ISO.exec(input.trim())
+  if (m === null) return undefined
+  const [, y, mo, d, h, mi, s, frac = "", zone] = m
+  if (frac.length > 6 && /[1-9]/.test(frac.slice(6))) return undefined
+  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s))
+  if (Number.isNaN(ms)) return undefined
+  const check = new Date(ms)
+  if (check.getUTCDate() !== Number(d) || check.getUTCMonth() !== Number(mo) - 1) return undefined
+  const wall = new Date(ms)
+  if (Number(y) >= 0 && Number(y) < 100) wall.setUTCFullYear(Number(y)) // Date.UTC maps years 0-99 to 19xx
+  const micros = BigInt(wall.getTime()) * MICROS_PER_MS + BigInt(frac.slice(0, 6).padEnd(6, "0"))
+  if (zone === undefined) return new Timestamp(micros, false)
+  if (zone.toUpperCase() === "Z") return new Timestamp(micros, true)
+  const sign = zone.startsWith("-") ? -1n : 1n
+  const digits = zone.slice(1).replace(":", "")
+  const offsetMinutes = BigInt(Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4)))
+  return new Timestamp(micros - sign * offsetMinutes * 60n * MICROS_PER_SECOND, true)
+}
+
+/**
+ * Whether a value is a `Timestamp`.
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isTimestamp = (u: unknown): u is Timestamp => u instanceof Timestamp
+
+/**
+ * Orders two timestamps by their microseconds (zoned and unzoned values compare by their digits).
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const compare = (a: Timestamp, b: Timestamp): -1 | 0 | 1 =>
+  a.micros < b.micros ? -1 : a.micros > b.micros ? 1 : 0
+
+/**
+ * The in-memory `Timestamp` type as a Schema (for record schemas).
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const TimestampSchema: Schema.declare<Timestamp> = Schema.declare(isTimestamp, {
+  identifier: "Timestamp",
+  description: "A timestamp with microsecond precision"
+})
+
+/**
+ * A Schema that decodes an ISO 8601 string to a `Timestamp` and encodes it back losslessly (for JSON,
+ * checkpoints and cursors).
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const TimestampFromString: Schema.decodeTo<Schema.declare<Timestamp>, Schema.String> = Schema.String.pipe(
+  Schema.decodeTo(
+    TimestampSchema,
+    SchemaTransformation.transformEffect({
+      decode: (s: string) => {
+        const t = parse(s)
+        return t === undefined
+          ? Effect.fail(new SchemaIssue.InvalidValue({ message: "Expected an ISO 8601 timestamp" }, s))
+          : Effect.succeed(t)
+      },
+      encode: (t: Timestamp) => Effect.succeed(t.toISOString())
+    })
+  )
+)
