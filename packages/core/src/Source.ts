@@ -176,3 +176,42 @@ export const paginate = <A, C extends Checkpoint.Json, E extends SourceError>(op
             })
           )
   })
+
+const InvalidRecordTypeId: unique symbol = Symbol.for("@data-mcp/core/Source/InvalidRecord")
+
+/**
+ * A record a source could read but not parse (a malformed CSV row, a JSON line that is not JSON). A source
+ * emits it in place of the record; the runner turns it into a dead letter (stage `source`) instead of failing
+ * the run or dropping it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface InvalidRecord {
+  readonly [InvalidRecordTypeId]: true
+  /** Why it could not be parsed (never the raw value). */
+  readonly reason: string
+  /** The raw input, kept in the dead letter. */
+  readonly raw: string
+}
+
+/**
+ * Makes an invalid-record placeholder.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const invalidRecord = (reason: string, raw: string): InvalidRecord => ({
+  [InvalidRecordTypeId]: true,
+  reason,
+  raw
+})
+
+/**
+ * Whether a record is an invalid-record placeholder.
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isInvalidRecord = (u: unknown): u is InvalidRecord =>
+  typeof u === "object" && u !== null && InvalidRecordTypeId in u

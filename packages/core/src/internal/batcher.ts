@@ -1,0 +1,125 @@
+// Re-batches a source's batches by rows, bytes and time, whichever limit comes first. A source batch larger
+// than the limits is split (only its last piece carries its checkpoint); small ones are merged (the merged
+// batch carries the checkpoint of the last source batch it holds whole). Batches of different streams are
+// never merged. Every buffer is bounded: the source is pulled only when the output queue has room.
+import { Cause, Effect, Option, Queue, type Scope, Stream } from "effect"
+import type { Batch } from "../Batch.ts"
+
+export interface Limits {
+  readonly rows: number
+  readonly bytes: number
+  readonly maxWaitMs: number
+}
+
+/** A batch numbered in source order, with its size. */
+export interface Numbered<A> {
+  readonly seq: number
+  readonly batch: Batch<A, unknown>
+  readonly bytes: number
+}
+
+const replacer = (_: string, v: unknown) => (typeof v === "bigint" ? v.toString() : v)
+
+/** Estimates the JSON size of records from up to four samples. */
+export const estimateBytes = (records: ReadonlyArray<unknown>): number => {
+  const n = records.length
+  if (n === 0) return 0
+  const picks = n <= 4 ? records : [records[0], records[n >> 2], records[n >> 1], records[n - 1]]
+  let total = 0
+  for (const r of picks) total += (JSON.stringify(r, replacer) ?? "").length + 1
+  return Math.ceil((total / picks.length) * n)
+}
+
+/**
+ * Starts a fiber (in the current scope) that pulls `upstream` and offers re-batched, numbered batches to the
+ * returned stream. `capacity` bounds how many finished batches wait for the consumer.
+ */
+export const rebatch = <A, E>(
+  upstream: Stream.Stream<Batch<A, unknown>, E>,
+  limits: Limits,
+  capacity: number
+): Effect.Effect<Stream.Stream<Numbered<A>, E>, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const input = yield* Stream.toQueue(upstream, { capacity: 1 })
+    const output = yield* Queue.bounded<Numbered<A>, E | Cause.Done>(capacity)
+    let seq = 0
+    let records: Array<A> = []
+    let bytes = 0
+    let stream: string | undefined
+    let checkpoint: unknown
+    let hasCheckpoint = false
+    let openedAt = 0
+
+    const flush = Effect.suspend(() => {
+      if (stream === undefined || (records.length === 0 && !hasCheckpoint)) return Effect.void
+      const batch: Batch<A, unknown> = hasCheckpoint
+        ? { stream, records, checkpoint, bytes }
+        : { stream, records, checkpoint: undefined, bytes }
+      const numbered: Numbered<A> = { seq: seq++, batch, bytes }
+      records = []
+      bytes = 0
+      stream = undefined
+      checkpoint = undefined
+      hasCheckpoint = false
+      return Queue.offer(output, numbered)
+    })
+
+    const add = Effect.fnUntraced(function* (fragment: Batch<A, unknown>) {
+      if (stream !== undefined && stream !== fragment.stream) yield* flush
+      const n = fragment.records.length
+      const perRecord = n === 0 ? 0 : (fragment.bytes ?? estimateBytes(fragment.records)) / n
+      if (stream === undefined) {
+        stream = fragment.stream
+        openedAt = Date.now()
+      }
+      // Fast path: nothing pending and the fragment fits whole.
+      if (records.length === 0 && n <= limits.rows && perRecord * n <= limits.bytes) {
+        records = n === 0 ? [] : (fragment.records as Array<A>)
+        bytes = perRecord * n
+      } else {
+        let i = 0
+        while (i < n) {
+          const roomRows = limits.rows - records.length
+          const roomBytes = perRecord === 0 ? roomRows : Math.max(1, Math.floor((limits.bytes - bytes) / perRecord))
+          const take = Math.max(1, Math.min(roomRows, roomBytes, n - i))
+          for (let j = i; j < i + take; j++) records.push(fragment.records[j]!)
+          bytes += take * perRecord
+          i += take
+          if (i < n && (records.length >= limits.rows || bytes >= limits.bytes)) {
+            yield* flush
+            stream = fragment.stream
+            openedAt = Date.now()
+          }
+        }
+      }
+      if (fragment.checkpoint !== undefined) {
+        checkpoint = fragment.checkpoint
+        hasCheckpoint = true
+      }
+      if (records.length >= limits.rows || bytes >= limits.bytes) yield* flush
+    })
+
+    const loop = Effect.gen(function* () {
+      while (true) {
+        const waiting = stream !== undefined
+        const next = waiting
+          ? yield* Queue.take(input).pipe(Effect.timeoutOption(Math.max(0, limits.maxWaitMs - (Date.now() - openedAt))))
+          : Option.some(yield* Queue.take(input))
+        if (Option.isNone(next)) yield* flush
+        else yield* add(next.value)
+      }
+    })
+
+    yield* loop.pipe(
+      Effect.catchCause((cause) =>
+        Effect.andThen(
+          flush,
+          Cause.hasFails(cause) && Cause.isDone(Cause.squash(cause))
+            ? Queue.end(output)
+            : Queue.failCause(output, cause as Cause.Cause<E>)
+        )
+      ),
+      Effect.forkScoped
+    )
+    return Stream.fromQueue(output)
+  })

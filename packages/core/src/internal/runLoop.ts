@@ -1,0 +1,350 @@
+// One run's body: open the sink, load the checkpoint, read → re-batch → transform → write → commit in order.
+// Invariants (DESIGN §4): a checkpoint is saved only after every batch before it is durably written and its dead
+// letters are stored; saves are fenced by the lease token; Source.commit follows the save, in order; a retried
+// read resumes after the last record handed downstream, so nothing is read twice or skipped within a run.
+import { Effect, Option, Random, Schema, type Scope, Semaphore, Stream } from "effect"
+import type { Batch } from "../Batch.ts"
+import type { Json } from "../Checkpoint.ts"
+import * as DeadLetter from "../DeadLetter.ts"
+import * as Pipeline from "../Pipeline.ts"
+import type * as RateLimiter from "../RateLimiter.ts"
+import * as RetryPolicy from "../RetryPolicy.ts"
+import type * as RunEvent from "../RunEvent.ts"
+import type * as Sink from "../Sink.ts"
+import * as Source from "../Source.ts"
+import { type Lease, StateError, type StateStoreShape } from "../StateStore.ts"
+import * as Batcher from "./batcher.ts"
+import * as CheckpointTracker from "./checkpointTracker.ts"
+import * as Transformer from "./transformer.ts"
+
+export interface Stats {
+  recordsRead: number
+  recordsWritten: number
+  deadLetters: number
+  batches: number
+  retries: number
+  checkpointFrom: Json | null
+  checkpointTo: Json | null
+  readonly streams: Record<string, { read: number; written: number }>
+  readonly notes: Array<string>
+}
+
+export const emptyStats = (): Stats => ({
+  recordsRead: 0,
+  recordsWritten: 0,
+  deadLetters: 0,
+  batches: 0,
+  retries: 0,
+  checkpointFrom: null,
+  checkpointTo: null,
+  streams: {},
+  notes: []
+})
+
+export interface RunContext {
+  readonly runId: string
+  readonly pipeline: Pipeline.Any
+  readonly params: unknown
+  readonly stateKey: string
+  readonly tenant?: string | undefined
+  readonly end?: Json | undefined
+  readonly lease: () => Lease
+  readonly stateStore: StateStoreShape
+  readonly deadLetters: DeadLetter.DeadLetterStoreShape
+  readonly policy: RetryPolicy.RetryPolicy
+  readonly limits: Batcher.Limits
+  readonly budget: DeadLetter.Budget
+  readonly limiters: {
+    readonly source?: RateLimiter.RateLimiter | undefined
+    readonly sink?: RateLimiter.RateLimiter | undefined
+  }
+  readonly stats: Stats
+  readonly emit: (event: RunEvent.RunEvent) => Effect.Effect<void>
+  readonly now: () => string
+}
+
+interface Rejected {
+  readonly record: unknown
+  readonly reason: string
+  readonly stage: DeadLetter.Stage
+}
+
+interface Processed {
+  readonly seq: number
+  readonly stream: string
+  readonly read: number
+  readonly records: ReadonlyArray<unknown>
+  readonly rejected: ReadonlyArray<Rejected>
+  readonly checkpoint: { readonly value: unknown } | undefined
+  readonly checkpointFrom: Json | null
+}
+
+const streamStats = (stats: Stats, stream: string) => {
+  let s = stats.streams[stream]
+  if (s === undefined) {
+    s = { read: 0, written: 0 }
+    stats.streams[stream] = s
+  }
+  return s
+}
+
+export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { pipeline, stats } = ctx
+    const source = Pipeline.sourceOf(pipeline, ctx.params) as Source.Source<unknown, unknown>
+    const sink = Pipeline.sinkOf(pipeline, ctx.params) as Sink.Sink<unknown>
+    const transactional = sink.capabilities.transactional
+    const checkpointCodec = source.checkpointSchema as unknown as Schema.Codec<unknown, Json>
+    const encodeCheckpoint = Schema.encodeUnknownSync(checkpointCodec)
+
+    const retry = <A, E>(effect: Effect.Effect<A, E>, operation: string) =>
+      RetryPolicy.retry(effect, ctx.policy, (info) =>
+        Effect.suspend(() => {
+          stats.retries++
+          return ctx.emit({
+            _tag: "RetryScheduled",
+            runId: ctx.runId,
+            at: ctx.now(),
+            operation,
+            attempt: info.attempt,
+            delayMs: info.delayMs,
+            error: info.error instanceof Error ? info.error.message : String(info.error)
+          })
+        })
+      )
+
+    const writer = yield* Effect.withSpan(
+      sink.open({ runId: ctx.runId, pipeline: pipeline.name, stateKey: ctx.stateKey, lease: ctx.lease() }),
+      "data-mcp.sink.open",
+      { attributes: { sink: sink.name } }
+    )
+
+    // The sink's own state table is the authority for a transactional sink; else the state store.
+    const fromSink =
+      transactional && writer.loadCheckpoint !== undefined ? yield* writer.loadCheckpoint : Option.none<Json>()
+    const stored = Option.isSome(fromSink) ? fromSink.value : yield* ctx.stateStore.load(ctx.stateKey)
+    const from =
+      stored === undefined
+        ? undefined
+        : yield* Schema.decodeUnknownEffect(checkpointCodec)(stored).pipe(
+            Effect.mapError(
+              (error) =>
+                new StateError({
+                  reason: "InvalidCheckpoint",
+                  key: ctx.stateKey,
+                  detail: `the stored checkpoint does not fit ${source.name}'s checkpoint schema (${error.message.split("\n")[0]}). It was not reset: fix it with a state set/reset.`
+                })
+            )
+          )
+    stats.checkpointFrom = stored ?? null
+    stats.checkpointTo = stored ?? null
+    yield* ctx.emit({
+      _tag: "RunStarted",
+      runId: ctx.runId,
+      at: ctx.now(),
+      pipeline: pipeline.name,
+      version: pipeline.version,
+      stateKey: ctx.stateKey,
+      checkpoint: stored ?? null
+    })
+
+    // Reading, with restarts after retryable failures from just after the last record handed downstream.
+    let lastCheckpoint: unknown = from
+    let sinceCheckpoint = 0
+    let failures = 0
+    const startedAt = Date.now()
+    const readContext: Source.ReadContext = { runId: ctx.runId, batchRows: ctx.limits.rows, end: ctx.end }
+    const read = (): Stream.Stream<Batch<unknown, unknown>, unknown> =>
+      Stream.suspend(() => {
+        let skip = sinceCheckpoint
+        return source.read(lastCheckpoint, readContext).pipe(
+          Stream.map((batch) => {
+            failures = 0
+            if (skip > 0) {
+              const n = Math.min(skip, batch.records.length)
+              skip -= n
+              batch = { ...batch, records: batch.records.slice(n) }
+            }
+            if (batch.checkpoint !== undefined) {
+              lastCheckpoint = batch.checkpoint
+              sinceCheckpoint = 0
+            } else sinceCheckpoint += batch.records.length
+            return batch
+          }),
+          Stream.filter((batch) => batch.records.length > 0 || batch.checkpoint !== undefined),
+          Stream.catchCause((cause) => {
+            const error = cause.reasons.find((r) => r._tag === "Fail")
+            if (error === undefined || error._tag !== "Fail") return Stream.failCause(cause)
+            failures++
+            if (!RetryPolicy.isRetryable(error.error) || failures >= ctx.policy.maxAttempts)
+              return Stream.failCause(cause)
+            return Stream.unwrap(
+              Effect.gen(function* () {
+                const bound = RetryPolicy.boundOf(ctx.policy, failures)
+                const delayMs = RetryPolicy.retryAfterOf(error.error) ?? Math.floor((yield* Random.next) * bound)
+                if (Date.now() + delayMs - startedAt > ctx.policy.maxElapsedMs && failures > 1) {
+                  return Stream.failCause(cause)
+                }
+                stats.retries++
+                yield* ctx.emit({
+                  _tag: "RetryScheduled",
+                  runId: ctx.runId,
+                  at: ctx.now(),
+                  operation: "read",
+                  attempt: failures,
+                  delayMs,
+                  error: error.error instanceof Error ? error.error.message : String(error.error)
+                })
+                yield* Effect.sleep(delayMs)
+                return read()
+              })
+            )
+          })
+        )
+      })
+    const limited =
+      ctx.limiters.source === undefined
+        ? read()
+        : read().pipe(Stream.tap((batch) => ctx.limiters.source!.take(Math.max(1, batch.records.length))))
+
+    const compiled = Transformer.compile(pipeline.transforms, retry)
+    const transformConcurrency = pipeline.options.concurrency ?? compiled.concurrency
+    const writeConcurrency = transactional ? 1 : Math.max(1, sink.capabilities.maxConcurrentWrites ?? 1)
+    const batches = yield* Batcher.rebatch(limited, ctx.limits, Math.max(2, transformConcurrency))
+
+    let previous: Json | null = stats.checkpointFrom
+    const processBatch = (numbered: Batcher.Numbered<unknown>, checkpointFrom: Json | null) =>
+      Effect.gen(function* () {
+        const { batch, seq } = numbered
+        const rejected: Array<Rejected> = []
+        let input = batch.records
+        for (let i = 0; i < input.length; i++) {
+          if (Source.isInvalidRecord(input[i])) {
+            input = input.filter((r) => {
+              if (!Source.isInvalidRecord(r)) return true
+              rejected.push({ record: { raw: r.raw }, reason: `${source.name}: ${r.reason}`, stage: "source" })
+              return false
+            })
+            break
+          }
+        }
+        const out = yield* compiled.process(input)
+        for (const r of out.rejected) rejected.push({ record: r.record, reason: r.reason, stage: "transform" })
+        const processed: Processed = {
+          seq,
+          stream: batch.stream,
+          read: batch.records.length,
+          records: out.records,
+          rejected,
+          checkpoint: batch.checkpoint === undefined ? undefined : { value: batch.checkpoint },
+          checkpointFrom
+        }
+        return processed
+      })
+
+    const storeDeadLetters = (stream: string, seq: number, rejected: ReadonlyArray<Rejected>) =>
+      Effect.gen(function* () {
+        if (rejected.length === 0) return
+        const at = ctx.now()
+        const letters: Array<DeadLetter.DeadLetter> = rejected.map((r, i) => ({
+          id: `${ctx.runId}-${seq}-${i}`,
+          pipeline: pipeline.name,
+          version: pipeline.version,
+          stateKey: ctx.stateKey,
+          runId: ctx.runId,
+          stream,
+          stage: r.stage,
+          reason: r.reason,
+          record: DeadLetter.encodeRecord(r.record),
+          tenant: ctx.tenant,
+          at
+        }))
+        yield* retry(ctx.deadLetters.append(letters), "dead-letter")
+        stats.deadLetters += letters.length
+        const reasons = [...new Set(rejected.map((r) => r.reason))].slice(0, 5)
+        yield* ctx.emit({ _tag: "DeadLettered", runId: ctx.runId, at, stream, count: letters.length, reasons })
+        const over = DeadLetter.isOverBudget(ctx.budget, stats.deadLetters, stats.recordsRead)
+        if (over !== undefined) {
+          return yield* new DeadLetter.BudgetExceeded({
+            deadLetters: stats.deadLetters,
+            recordsRead: stats.recordsRead,
+            detail: over
+          })
+        }
+      })
+
+    const tracker = CheckpointTracker.make()
+    const commitLock = yield* Semaphore.make(1)
+    const commit = (seq: number, checkpoint: { readonly value: unknown } | undefined) =>
+      commitLock.withPermits(1)(
+        Effect.gen(function* () {
+          const released = tracker.complete(seq, checkpoint)
+          if (released === undefined) return
+          const json = encodeCheckpoint(released.value)
+          yield* ctx.stateStore.save(ctx.lease(), json)
+          stats.checkpointTo = json
+          if (source.commit !== undefined) {
+            yield* Effect.withSpan(retry(source.commit(released.value), "commit"), "data-mcp.source.commit")
+          }
+          yield* ctx.emit({ _tag: "CheckpointSaved", runId: ctx.runId, at: ctx.now(), checkpoint: json })
+        })
+      )
+
+    const writeBatch = (p: Processed) =>
+      Effect.gen(function* () {
+        stats.recordsRead += p.read
+        streamStats(stats, p.stream).read += p.read
+        const sinkRejected: Array<Rejected> = []
+        let written = 0
+        const checkpointTo = p.checkpoint === undefined ? undefined : encodeCheckpoint(p.checkpoint.value)
+        if (p.records.length > 0 || (transactional && checkpointTo !== undefined)) {
+          if (ctx.limiters.sink !== undefined && p.records.length > 0) yield* ctx.limiters.sink.take(p.records.length)
+          const batch: Batch<unknown> = { stream: p.stream, records: p.records, checkpoint: checkpointTo }
+          const result = yield* Effect.withSpan(
+            retry(
+              Effect.uninterruptible(
+                writer.write(batch, { seq: p.seq, checkpointFrom: p.checkpointFrom, checkpointTo })
+              ),
+              "write"
+            ),
+            "data-mcp.sink.write",
+            { attributes: { sink: sink.name, stream: p.stream, records: p.records.length } }
+          )
+          written = result.written
+          for (const r of result.rejected ?? []) {
+            sinkRejected.push({ record: p.records[r.index], reason: `${sink.name}: ${r.reason}`, stage: "sink" })
+          }
+        }
+        // Dead letters are durable before the checkpoint that passes them.
+        yield* storeDeadLetters(p.stream, p.seq, [...p.rejected, ...sinkRejected])
+        stats.recordsWritten += written
+        stats.batches++
+        streamStats(stats, p.stream).written += written
+        yield* ctx.emit({
+          _tag: "BatchWritten",
+          runId: ctx.runId,
+          at: ctx.now(),
+          stream: p.stream,
+          seq: p.seq,
+          read: p.read,
+          written,
+          deadLetters: p.rejected.length + sinkRejected.length
+        })
+        yield* Effect.uninterruptible(commit(p.seq, p.checkpoint))
+      })
+
+    yield* batches.pipe(
+      Stream.map((numbered) => {
+        const from = previous
+        if (numbered.batch.checkpoint !== undefined) previous = encodeCheckpoint(numbered.batch.checkpoint)
+        return [numbered, from] as const
+      }),
+      Stream.mapEffect(([numbered, from]) => processBatch(numbered, from), {
+        concurrency: transformConcurrency,
+        unordered: !transactional
+      }),
+      Stream.mapEffect(writeBatch, { concurrency: writeConcurrency, unordered: true }),
+      Stream.runDrain
+    )
+    if (writer.finish !== undefined) yield* Effect.withSpan(retry(writer.finish, "finish"), "data-mcp.sink.finish")
+  })
