@@ -19,9 +19,11 @@ import * as Pipeline from "./Pipeline.ts"
 import * as RateLimiter from "./RateLimiter.ts"
 import * as RetryPolicy from "./RetryPolicy.ts"
 import * as RunEvent from "./RunEvent.ts"
+import * as RunStoreModule from "./RunStore.ts"
 import { defaultRetention, type Retention, type RunRecord, RunStore } from "./RunStore.ts"
 import { guaranteeOf, type RunSummary } from "./RunSummary.ts"
 import type * as Sink from "./Sink.ts"
+import * as StateStoreModule from "./StateStore.ts"
 import { type Lease, type StateError, StateStore } from "./StateStore.ts"
 
 /**
@@ -568,3 +570,37 @@ export const run = (
   options?: StartOptions
 ): Effect.Effect<RunSummary, RunError, Runner> =>
   Effect.flatMap(start(pipeline, params, options), (handle) => handle.result)
+
+/**
+ * A runner with every store in memory: for tests and throwaway runs.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerMemory = (
+  options?: RunnerOptions
+): Layer.Layer<Runner | StateStore | RunStore | DeadLetter.DeadLetterStore> =>
+  layer(options).pipe(
+    Layer.provideMerge(Layer.mergeAll(StateStoreModule.layerMemory, RunStoreModule.layerMemory, DeadLetter.layerMemory))
+  )
+
+/**
+ * A runner whose state, run history and dead letters live in files under `directory` (the embedded default is
+ * `.data-mcp/`): crash-safe, and locked so a second process cannot write the same state.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerFile = (
+  storage: { readonly directory: string },
+  options?: RunnerOptions
+): Layer.Layer<Runner | StateStore | RunStore | DeadLetter.DeadLetterStore, StateError> =>
+  layer(options).pipe(
+    Layer.provideMerge(
+      Layer.mergeAll(
+        StateStoreModule.layerFile(storage),
+        RunStoreModule.layerFile(storage),
+        DeadLetter.layerFile(storage)
+      )
+    )
+  )
