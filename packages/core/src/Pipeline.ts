@@ -85,6 +85,15 @@ export interface Options<P> {
 }
 
 /**
+ * A source of `A` with any checkpoint type.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+// biome-ignore lint/suspicious/noExplicitAny: a pipeline accepts a source whatever its checkpoint type
+export type AnySource<A> = Source.Source<A, any>
+
+/**
  * A pipeline with params `P`, source records `A` and sink records `B`.
  *
  * @category models
@@ -97,7 +106,7 @@ export interface Pipeline<P, A, B> {
   readonly version: string
   readonly description: string
   readonly params: Schema.Decoder<P, never>
-  readonly source: Source.Source<A, unknown> | ((params: P) => Source.Source<A, unknown>)
+  readonly source: AnySource<A> | ((params: P) => AnySource<A>)
   readonly transforms: Transform.Transform<A, B, unknown>
   readonly sink: Sink.Sink<B> | ((params: P) => Sink.Sink<B>)
   readonly options: Options<P>
@@ -180,7 +189,7 @@ export interface MakeOptions<P, A, B> {
   readonly version: string
   readonly description: string
   readonly params?: Schema.Decoder<P, never> | undefined
-  readonly source: Source.Source<A, unknown> | ((params: P) => Source.Source<A, unknown>)
+  readonly source: AnySource<A> | ((params: P) => AnySource<A>)
   readonly transforms?: Transform.Transform<A, B, unknown> | undefined
   readonly sink: Sink.Sink<B> | ((params: P) => Sink.Sink<B>)
   readonly options?: Options<P> | undefined
@@ -259,7 +268,7 @@ export const decodeParams = <P>(
  * @category utils
  * @since 0.1.0
  */
-export const sourceOf = <P, A>(pipeline: Pipeline<P, A, unknown>, params: P): Source.Source<A, unknown> =>
+export const sourceOf = <P, A>(pipeline: Pipeline<P, A, unknown>, params: P): AnySource<A> =>
   typeof pipeline.source === "function" ? pipeline.source(params) : pipeline.source
 
 /**

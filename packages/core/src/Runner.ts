@@ -357,7 +357,7 @@ export const make = (options?: RunnerOptions) =>
         const stats = RunLoop.emptyStats()
         const startedAt = Date.now()
         const emit = (event: RunEvent.RunEvent) =>
-          Effect.andThen(PubSub.publish(events, event), runStore.appendEvents(runId, [event]).pipe(Effect.ignore))
+          Effect.andThen(runStore.appendEvents(runId, [event]).pipe(Effect.ignore), PubSub.publish(events, event))
 
         const summaryOf = (exit: Exit.Exit<unknown, unknown>): RunSummary => {
           const interrupted = Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
