@@ -5,5 +5,5 @@ const conditions = ["@data-mcp/source", "import", "module", "node", "default"]
 export default defineProject({
   resolve: { conditions },
   ssr: { resolve: { conditions } },
-  test: { name: "core", include: ["test/**/*.test.ts"], testTimeout: 120_000 }
+  test: { name: "core", include: ["test/**/*.test.ts"], testTimeout: 120_000, execArgv: ["--expose-gc"] }
 })

@@ -170,7 +170,12 @@ export interface WriteResult {
  * @since 0.1.0
  */
 export interface Writer<in A> {
-  /** Writes a batch. Fails with `StateError` `Fenced` if a transactional sink finds its lease taken over. */
+  /**
+   * Writes a batch. A transactional sink commits the records, `checkpointTo` and the pair (lease token, `seq`)
+   * in one transaction, fenced: it fails with `StateError` `Fenced` if a higher token has written, and it skips
+   * (reporting success) a write whose (token, seq) it has already committed — the retry of a write whose
+   * acknowledgement was lost. That is what makes delivery exactly-once.
+   */
   readonly write: (batch: Batch<A>, context: WriteContext) => Effect.Effect<WriteResult, SinkError | StateError>
   /** Transactional sinks: the checkpoint committed with the data, the authority when a run resumes. */
   readonly loadCheckpoint?: Effect.Effect<Option.Option<Json>, SinkError | StateError> | undefined

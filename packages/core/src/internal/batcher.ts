@@ -9,6 +9,12 @@ export interface Limits {
   readonly rows: number
   readonly bytes: number
   readonly maxWaitMs: number
+  /**
+   * For transactional sinks: never split a source batch, and close a batch only where a source batch with a
+   * checkpoint ends, so every write commits a checkpoint with its records (else a resume re-reads records a
+   * committed write already holds). Limits then apply at those boundaries.
+   */
+  readonly atCheckpointsOnly?: boolean | undefined
 }
 
 /** A batch numbered in source order, with its size. */
@@ -48,6 +54,7 @@ export const rebatch = <A, E>(
     let stream: string | undefined
     let checkpoint: unknown
     let hasCheckpoint = false
+    let endsAtCheckpoint = true
     let openedAt = 0
 
     const flush = Effect.suspend(() => {
@@ -72,8 +79,13 @@ export const rebatch = <A, E>(
         stream = fragment.stream
         openedAt = Date.now()
       }
-      // Fast path: nothing pending and the fragment fits whole.
-      if (records.length === 0 && n <= limits.rows && perRecord * n <= limits.bytes) {
+      endsAtCheckpoint = fragment.checkpoint !== undefined
+      if (limits.atCheckpointsOnly === true) {
+        if (records.length === 0) records = n === 0 ? [] : [...fragment.records]
+        else for (let j = 0; j < n; j++) records.push(fragment.records[j]!)
+        bytes += perRecord * n
+      } else if (records.length === 0 && n <= limits.rows && perRecord * n <= limits.bytes) {
+        // Fast path: nothing pending and the fragment fits whole.
         records = n === 0 ? [] : (fragment.records as Array<A>)
         bytes = perRecord * n
       } else {
@@ -96,7 +108,12 @@ export const rebatch = <A, E>(
         checkpoint = fragment.checkpoint
         hasCheckpoint = true
       }
-      if (records.length >= limits.rows || bytes >= limits.bytes) yield* flush
+      if (
+        (records.length >= limits.rows || bytes >= limits.bytes) &&
+        (endsAtCheckpoint || limits.atCheckpointsOnly !== true)
+      ) {
+        yield* flush
+      }
     })
 
     const loop = Effect.gen(function* () {
@@ -105,8 +122,10 @@ export const rebatch = <A, E>(
         const next = waiting
           ? yield* Queue.take(input).pipe(Effect.timeoutOption(Math.max(0, limits.maxWaitMs - (Date.now() - openedAt))))
           : Option.some(yield* Queue.take(input))
-        if (Option.isNone(next)) yield* flush
-        else yield* add(next.value)
+        if (Option.isNone(next)) {
+          if (endsAtCheckpoint || limits.atCheckpointsOnly !== true) yield* flush
+          else openedAt = Date.now()
+        } else yield* add(next.value)
       }
     })
 

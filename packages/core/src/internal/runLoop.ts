@@ -210,7 +210,11 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
     const compiled = Transformer.compile(pipeline.transforms, retry)
     const transformConcurrency = pipeline.options.concurrency ?? compiled.concurrency
     const writeConcurrency = transactional ? 1 : Math.max(1, sink.capabilities.maxConcurrentWrites ?? 1)
-    const batches = yield* Batcher.rebatch(limited, ctx.limits, Math.max(2, transformConcurrency))
+    const batches = yield* Batcher.rebatch(
+      limited,
+      { ...ctx.limits, atCheckpointsOnly: transactional },
+      Math.max(2, transformConcurrency)
+    )
 
     let previous: Json | null = stats.checkpointFrom
     const processBatch = (numbered: Batcher.Numbered<unknown>, checkpointFrom: Json | null) =>
