@@ -19,16 +19,16 @@ const output = join(work, "orders.jsonl")
 const OrderRow = Schema.Struct({
   order_id: Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThan(0)),
   customer_email: Schema.String.check(
-    Schema.isPattern(/^[^@\s]+@[^@\s]+\.[a-z]{2,}$/i, { message: "an email address" })
+    Schema.isPattern(/^[^@\s]+@[^@\s]+\.[a-z]{2,}$/i, { message: "must be an email address" })
   ),
-  amount: Schema.String.check(Schema.isPattern(/^\d+\.\d{2}$/, { message: "a positive amount with two decimals" })),
-  country: Schema.String.check(Schema.isPattern(/^[A-Z]{2}$/, { message: "an ISO 3166 country code" })),
+  amount: Schema.String.check(Schema.isPattern(/^\d+\.\d{2}$/, { message: "must be a positive amount with two decimals" })),
+  country: Schema.String.check(Schema.isPattern(/^[A-Z]{2}$/, { message: "must be an ISO 3166 country code" })),
   ordered_at: Timestamp.TimestampFromString,
   note: Schema.String
 })
 
 /** The pipeline: its params choose the input file; the state (checkpoint) is per input file. */
-export const ordersToJsonl = Pipeline.make({
+const ordersToJsonl = Pipeline.make({
   name: "orders_to_jsonl",
   version: "1.0.0",
   description: "Loads the day's orders from CSV, validates them, and appends them to orders.jsonl.",
