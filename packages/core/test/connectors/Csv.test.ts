@@ -5,7 +5,12 @@ import { Effect, Exit } from "effect"
 import { ConfigError } from "../../src/Config.ts"
 import * as Csv from "../../src/connectors/csv/Csv.ts"
 import { isInvalidRecord } from "../../src/connectors/internal/invalid.ts"
+import * as Jsonl from "../../src/connectors/jsonl/Jsonl.ts"
+import * as DeadLetter from "../../src/DeadLetter.ts"
+import * as Pipeline from "../../src/Pipeline.ts"
+import * as Runner from "../../src/Runner.ts"
 import * as Timestamp from "../../src/Timestamp.ts"
+import { memoryRunner } from "../utils.ts"
 import { listDir, openContext, readAll, recordsOf, tempDir, writeAll, writeContext } from "./utils.ts"
 
 const configErrorPath = (f: () => unknown): string => {
@@ -344,5 +349,40 @@ describe("Csv.sink", () => {
       assert.strictEqual(error._tag, "ConnectorError")
       if (error._tag === "ConnectorError") assert.strictEqual(error.reason._tag, "NotFound")
     })
+  )
+})
+
+describe("Csv with the runner", () => {
+  it.live("a bad row is dead-lettered; re-runs read only rows appended since, exactly once", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      const input = path.join(dir, "in.csv")
+      const output = path.join(dir, "out.jsonl")
+      fs.writeFileSync(input, "id,name\n1,Ada\n2\n3,Grace\n")
+      const pipeline = Pipeline.make({
+        name: "csv-to-jsonl",
+        version: "1.0.0",
+        description: "copies a CSV file to JSON Lines",
+        source: Csv.source({ path: input }),
+        sink: Jsonl.sink({ path: output }),
+        options: { batch: { rows: 2, maxWaitMs: 20 } }
+      })
+      const first = yield* Runner.run(pipeline, {})
+      assert.strictEqual(first.deadLetters, 1)
+      const { letters } = yield* DeadLetter.DeadLetterStore.use((s) => s.list({}))
+      assert.strictEqual(letters[0]?.stage, "source")
+      assert.deepStrictEqual(DeadLetter.decodeRecord(letters[0]!.record), { raw: "2" })
+      fs.appendFileSync(input, "4,Hedy\n")
+      yield* Runner.run(pipeline, {})
+      yield* Runner.run(pipeline, {})
+      assert.deepStrictEqual(
+        fs
+          .readFileSync(output, "utf8")
+          .trim()
+          .split("\n")
+          .map((line) => JSON.parse(line).id),
+        ["1", "3", "4"]
+      )
+    }).pipe(Effect.provide(memoryRunner()))
   )
 })

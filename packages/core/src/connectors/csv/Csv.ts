@@ -178,7 +178,8 @@ const sameColumns = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolea
  * A row with the wrong number of fields is emitted as an `InvalidRecord` carrying its raw text — the runner
  * dead-letters it — and reading goes on. A stray quote is kept as literal text by default (`relaxQuotes`),
  * so no character is lost; a quote that is never closed turns the rest of the file into one invalid record
- * (with all of its text). With `relaxQuotes: false` a stray quote makes an invalid record instead, but
+ * (with all of its text, held in memory: csv-parse's record size limit would silently stop the parse, so none
+ * is set). With `relaxQuotes: false` a stray quote makes an invalid record instead, but
  * csv-parse then only reports the text read up to the error, and text after a closing quote can swallow the
  * following rows into that record: prefer the default unless you need strict files. Empty lines are
  * skipped. A missing file fails with `ConnectorError` `NotFound`.
@@ -198,7 +199,10 @@ const sameColumns = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolea
 export function source(
   options: SourceOptions & { readonly cast: "auto" }
 ): Source.Source<CastRow | InvalidRecord, CsvCheckpoint>
-export function source(options: SourceOptions): Source.Source<Row | InvalidRecord, CsvCheckpoint>
+export function source(
+  options: SourceOptions & { readonly cast?: "none" | undefined }
+): Source.Source<Row | InvalidRecord, CsvCheckpoint>
+export function source(options: SourceOptions): Source.Source<CastRow | InvalidRecord, CsvCheckpoint>
 export function source(options: SourceOptions): Source.Source<CastRow | InvalidRecord, CsvCheckpoint> {
   const config = Config.decodeSync("csv", SourceOptions, options)
   const name = config.name ?? "csv"

@@ -114,11 +114,10 @@ export const source = <A>(records: Iterable<A>, options?: SourceOptions): Source
           const nextBatch = (offset: number) =>
             Effect.try({
               try: (): readonly [ReadonlyArray<Batch.Batch<A, number>>, Option.Option<number>] => {
+                // Arrays are read by index; an iterator is advanced past the delivered records once.
                 if (!skipped) {
                   skipped = true
-                  if (Array.isArray(records)) {
-                    // arrays are read by index below; nothing to skip
-                  } else {
+                  if (!Array.isArray(records)) {
                     for (let i = 0; i < start; i++) if (iterator.next().done) return [[], Option.none()]
                   }
                 }
