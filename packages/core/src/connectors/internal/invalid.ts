@@ -2,8 +2,8 @@
  * A record a source could not parse (a malformed CSV row, a JSONL line that is not JSON). A source cannot
  * dead-letter by itself, so it emits the raw text in this wrapper, in source order and under the same
  * checkpoints as the records around it; the runner turns it into a dead letter at stage `source` before any
- * transform runs. Nothing is dropped silently, and the read goes on. The marker is the one `Source` defines,
- * so the runner recognises records made here and there alike.
+ * transform runs. Nothing is dropped silently, and the read goes on. These are `Source.invalidRecord` and
+ * `Source.isInvalidRecord` (one marker, which the runner recognises), re-exported for the connectors.
  *
  * @since 0.1.0
  */
@@ -23,10 +23,10 @@ export type InvalidRecord = Source.InvalidRecord
  * **Example** (A JSONL line that is not JSON)
  *
  * ```ts
- * import { invalidRecord, isInvalidRecord } from "@data-mcp/core"
+ * import { Source } from "@data-mcp/core"
  *
- * const bad = invalidRecord("record 3 at byte 120 is not valid JSON", "{oops")
- * isInvalidRecord(bad) // true
+ * const bad = Source.invalidRecord("record 3 at byte 120 is not valid JSON", "{oops")
+ * Source.isInvalidRecord(bad) // true
  * ```
  *
  * @category constructors
