@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Schema, SchemaIssue } from "effect"
+import { Effect, Schema, SchemaAST, SchemaIssue } from "effect"
 
 /**
  * An option was missing or invalid. `path` names the field; `message` says what was expected.
@@ -94,4 +94,55 @@ export const decodeSync = <S extends Schema.Top & { readonly DecodingServices: n
   const found = result.cause.reasons.find((r) => r._tag === "Fail")
   if (found !== undefined && found._tag === "Fail") throw fromIssue(component, found.error.issue)
   throw new ConfigError({ component, path: "", detail: "invalid value" })
+}
+
+const typeName = (ast: SchemaAST.AST): string => {
+  switch (ast._tag) {
+    case "String":
+      return "string"
+    case "Number":
+      return "number"
+    case "Boolean":
+      return "boolean"
+    case "BigInt":
+      return "bigint"
+    case "Literal":
+      return JSON.stringify(ast.literal)
+    case "Union":
+      return ast.types.map(typeName).join(" \\| ")
+    case "Arrays":
+      return `${ast.rest[0] === undefined ? "unknown" : typeName(ast.rest[0])}[]`
+    case "Objects":
+      return "object"
+    case "Declaration":
+      return String(SchemaAST.resolveIdentifier(ast) ?? "value")
+    default:
+      return ast._tag.toLowerCase()
+  }
+}
+
+/**
+ * Renders a config `Schema.Struct` as a markdown options table — option, type, required, description — from
+ * the fields' `description` annotations. Connector READMEs embed these tables, generated, so docs and
+ * validation cannot drift apart.
+ *
+ * **Example** (The CSV source's options)
+ *
+ * ```ts
+ * import { Config, Csv } from "@data-mcp/core"
+ *
+ * console.log(Config.optionsTable(Csv.SourceOptions))
+ * ```
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const optionsTable = (schema: { readonly fields: Readonly<Record<string, Schema.Top>> }): string => {
+  const rows = Object.entries(schema.fields).map(([name, field]) => {
+    const ast = field.ast
+    const optional = ast.context?.isOptional === true
+    const description = (SchemaAST.resolveDescription(ast) ?? "").replaceAll("|", "\\|").replaceAll("\n", " ")
+    return `| \`${name}\` | ${typeName(ast)} | ${optional ? "no" : "yes"} | ${description} |`
+  })
+  return ["| option | type | required | description |", "| --- | --- | --- | --- |", ...rows].join("\n")
 }

@@ -1,0 +1,18 @@
+// The README's options tables are generated from the config schemas; this keeps them in sync.
+import { readFileSync } from "node:fs"
+import { describe, expect, it } from "@effect/vitest"
+import { readmes, render, tables } from "../../../scripts/options-tables.ts"
+
+describe("README options tables", () => {
+  it("match the config schemas (run `npm run docs:options` to regenerate)", () => {
+    for (const file of readmes) {
+      const text = readFileSync(file, "utf8")
+      expect(render(text)).toBe(text)
+    }
+  })
+
+  it("cover every built-in connector option schema", () => {
+    const text = readFileSync(readmes[0]!, "utf8")
+    for (const name of Object.keys(tables)) expect(text).toContain(`<!-- options:${name} -->`)
+  })
+})
