@@ -178,6 +178,8 @@ const OptionsSchema = Schema.Struct({
   )
 })
 
+const MakeOptionsSchema = Schema.Struct({ options: OptionsSchema })
+
 /**
  * What `make` takes.
  *
@@ -234,8 +236,12 @@ export function make<A, B = A, P = {}>(options: MakeOptions<P, A, B>): Pipeline<
   if (typeof options.description !== "string" || options.description.trim() === "") {
     throw new Config.ConfigError({ component, path: "description", detail: "must say what the pipeline does" })
   }
+  // Decoded under an `options` key so that a ConfigError's path names the field as the caller wrote it
+  // (`options.batch.rows`, `options.batchSize`), not relative to the options object.
   const pipelineOptions = (
-    options.options === undefined ? {} : Config.decodeSync(component, OptionsSchema, options.options)
+    options.options === undefined
+      ? {}
+      : Config.decodeSync(component, MakeOptionsSchema, { options: options.options }).options
   ) as Options<P>
   return {
     name: options.name,
@@ -256,8 +262,8 @@ export function make<A, B = A, P = {}>(options: MakeOptions<P, A, B>): Pipeline<
  * @category utils
  * @since 0.1.0
  */
-export const decodeParams = <P>(
-  pipeline: Pipeline<P, unknown, unknown>,
+export const decodeParams = <P, A, B>(
+  pipeline: Pipeline<P, A, B>,
   input: unknown
 ): Effect.Effect<P, Config.ConfigError> =>
   Config.decode(`params of ${pipeline.name}`, pipeline.params, input ?? {}) as Effect.Effect<P, Config.ConfigError>
@@ -268,7 +274,7 @@ export const decodeParams = <P>(
  * @category utils
  * @since 0.1.0
  */
-export const sourceOf = <P, A>(pipeline: Pipeline<P, A, unknown>, params: P): AnySource<A> =>
+export const sourceOf = <P, A, B>(pipeline: Pipeline<P, A, B>, params: P): AnySource<A> =>
   typeof pipeline.source === "function" ? pipeline.source(params) : pipeline.source
 
 /**
@@ -277,7 +283,7 @@ export const sourceOf = <P, A>(pipeline: Pipeline<P, A, unknown>, params: P): An
  * @category utils
  * @since 0.1.0
  */
-export const sinkOf = <P, B>(pipeline: Pipeline<P, unknown, B>, params: P): Sink.Sink<B> =>
+export const sinkOf = <P, A, B>(pipeline: Pipeline<P, A, B>, params: P): Sink.Sink<B> =>
   typeof pipeline.sink === "function" ? pipeline.sink(params) : pipeline.sink
 
 /**

@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Ref, Schema, type Scope } from "effect"
+import { Context, Effect, Layer, Ref, Schema, type Scope, Semaphore } from "effect"
 import type { Json } from "./Checkpoint.ts"
 import * as FileStore from "./internal/fileStore.ts"
 import * as Pipeline from "./Pipeline.ts"
@@ -138,11 +138,35 @@ const parseReference = (reference: Reference): { readonly name: string; readonly
   return at < 0 ? { name: reference } : { name: reference.slice(0, at), version: reference.slice(at + 1) }
 }
 
-const semverParts = (version: string): Array<number | string> =>
-  version.split(/[.+-]/).map((part) => (/^\d+$/.test(part) ? Number(part) : part))
+// major.minor.patch[-pre.release][+build]: the build is cut first, so a '-' inside it is not a pre-release.
+const semverParts = (version: string) => {
+  const plus = version.indexOf("+")
+  const core = plus < 0 ? version : version.slice(0, plus)
+  const dash = core.indexOf("-")
+  return {
+    release: (dash < 0 ? core : core.slice(0, dash)).split("."),
+    pre: dash < 0 ? [] : core.slice(dash + 1).split("."),
+    build: plus < 0 ? "" : version.slice(plus + 1)
+  }
+}
+
+const NUMERIC = /^\d+$/
+
+// One dot-separated identifier: numbers compare numerically and sort before alphanumerics (semver §11).
+const compareIdentifiers = (a: string, b: string): number => {
+  const [na, nb] = [NUMERIC.test(a), NUMERIC.test(b)]
+  if (na && nb) {
+    const [x, y] = [BigInt(a), BigInt(b)]
+    return x < y ? -1 : x > y ? 1 : 0
+  }
+  if (na !== nb) return na ? -1 : 1
+  return a < b ? -1 : a > b ? 1 : 0
+}
 
 /**
- * Orders semver versions (pre-releases before their release).
+ * Orders semver versions by precedence (semver §11): major, minor and patch numerically, a pre-release before
+ * its release, pre-release identifiers one by one (`rc.2` before `rc.10`); build metadata does not count for
+ * precedence and only breaks ties, so the order is total.
  *
  * @category utils
  * @since 0.1.0
@@ -150,12 +174,19 @@ const semverParts = (version: string): Array<number | string> =>
 export const compareVersions = (a: string, b: string): number => {
   const [pa, pb] = [semverParts(a), semverParts(b)]
   for (let i = 0; i < 3; i++) {
-    const d = (pa[i] as number) - (pb[i] as number)
+    const d = compareIdentifiers(pa.release[i] ?? "0", pb.release[i] ?? "0")
     if (d !== 0) return d
   }
-  const [preA, preB] = [a.includes("-"), b.includes("-")]
-  if (preA !== preB) return preA ? -1 : 1
-  return a < b ? -1 : a > b ? 1 : 0
+  if (pa.pre.length === 0 || pb.pre.length === 0) {
+    if (pa.pre.length !== pb.pre.length) return pa.pre.length === 0 ? 1 : -1
+  } else {
+    for (let i = 0; i < Math.min(pa.pre.length, pb.pre.length); i++) {
+      const d = compareIdentifiers(pa.pre[i]!, pb.pre[i]!)
+      if (d !== 0) return d
+    }
+    if (pa.pre.length !== pb.pre.length) return pa.pre.length - pb.pre.length
+  }
+  return pa.build < pb.build ? -1 : pa.build > pb.build ? 1 : 0
 }
 
 /**
@@ -203,6 +234,10 @@ export class PipelineRegistry extends Context.Service<PipelineRegistry, Pipeline
 export const make: Effect.Effect<PipelineRegistryShape, never, RegistryStore> = Effect.gen(function* () {
   const store = yield* RegistryStore
   const pipelines = new Map<string, Pipeline.Any>()
+  // Writes are read-check-write over the store: one at a time, or two registrations of one version with
+  // different definitions could both pass the hash check (the file store reads and writes asynchronously).
+  const writes = yield* Semaphore.make(1)
+  const serial = writes.withPermits(1)
   const keyOf = (name: string, version: string) => `${name}@${version}`
   const sorted = (entries: ReadonlyArray<Entry>) =>
     [...entries].sort((a, b) => (a.name === b.name ? compareVersions(b.version, a.version) : a.name < b.name ? -1 : 1))
@@ -230,29 +265,32 @@ export const make: Effect.Effect<PipelineRegistryShape, never, RegistryStore> = 
 
   return {
     register: (pipeline, options) =>
-      Effect.gen(function* () {
-        const hash = Pipeline.contentHash(pipeline)
-        const existing = (yield* store.all).find((e) => e.name === pipeline.name && e.version === pipeline.version)
-        if (existing !== undefined && existing.hash !== hash) {
-          return yield* new RegistryError({
-            reason: "Conflict",
-            reference: keyOf(pipeline.name, pipeline.version),
-            detail: "this version is registered with a different definition; bump the version to change it"
-          })
-        }
-        const entry: Entry = existing ?? {
-          name: pipeline.name,
-          version: pipeline.version,
-          hash,
-          description: pipeline.description,
-          registeredAt: new Date().toISOString(),
-          tenant: options?.tenant,
-          spec: options?.spec
-        }
-        if (existing === undefined) yield* store.put(entry)
-        pipelines.set(keyOf(pipeline.name, pipeline.version), pipeline)
-        return entry
-      }),
+      serial(
+        Effect.gen(function* () {
+          const hash = Pipeline.contentHash(pipeline)
+          const existing = (yield* store.all).find((e) => e.name === pipeline.name && e.version === pipeline.version)
+          if (existing !== undefined && existing.hash !== hash) {
+            return yield* new RegistryError({
+              reason: "Conflict",
+              reference: keyOf(pipeline.name, pipeline.version),
+              detail: "this version is registered with a different definition; bump the version to change it"
+            })
+          }
+          // Absent fields are left out (not `undefined`), so an entry reads back from a file store unchanged.
+          const entry: Entry = existing ?? {
+            name: pipeline.name,
+            version: pipeline.version,
+            hash,
+            description: pipeline.description,
+            registeredAt: new Date().toISOString(),
+            ...(options?.tenant === undefined ? {} : { tenant: options.tenant }),
+            ...(options?.spec === undefined ? {} : { spec: options.spec })
+          }
+          if (existing === undefined) yield* store.put(entry)
+          pipelines.set(keyOf(pipeline.name, pipeline.version), pipeline)
+          return entry
+        })
+      ),
     list: (options) =>
       Effect.map(store.all, (all) =>
         sorted(options?.includeDeprecated === true ? all : all.filter((e) => e.deprecated === undefined))
@@ -261,31 +299,35 @@ export const make: Effect.Effect<PipelineRegistryShape, never, RegistryStore> = 
       Effect.map(find(reference), (entry) => ({ entry, pipeline: pipelines.get(keyOf(entry.name, entry.version)) })),
     versions: (name) => Effect.map(store.all, (all) => sorted(all.filter((e) => e.name === name))),
     deprecate: (reference, reason) =>
-      Effect.gen(function* () {
-        const entry = yield* find(reference)
-        const updated: Entry = { ...entry, deprecated: { reason, at: new Date().toISOString() } }
-        yield* store.put(updated)
-        return updated
-      }),
+      serial(
+        Effect.gen(function* () {
+          const entry = yield* find(reference)
+          const updated: Entry = { ...entry, deprecated: { reason, at: new Date().toISOString() } }
+          yield* store.put(updated)
+          return updated
+        })
+      ),
     remove: (reference) =>
-      Effect.gen(function* () {
-        const { name, version } = parseReference(reference)
-        const targets = (yield* store.all).filter(
-          (e) => e.name === name && (version === undefined || e.version === version)
-        )
-        if (targets.length === 0) {
-          return yield* new RegistryError({
-            reason: "NotFound",
-            reference,
-            detail: "no such pipeline or version is registered"
-          })
-        }
-        for (const entry of targets) {
-          yield* store.remove(entry.name, entry.version)
-          pipelines.delete(keyOf(entry.name, entry.version))
-        }
-        return targets.length
-      })
+      serial(
+        Effect.gen(function* () {
+          const { name, version } = parseReference(reference)
+          const targets = (yield* store.all).filter(
+            (e) => e.name === name && (version === undefined || e.version === version)
+          )
+          if (targets.length === 0) {
+            return yield* new RegistryError({
+              reason: "NotFound",
+              reference,
+              detail: "no such pipeline or version is registered"
+            })
+          }
+          for (const entry of targets) {
+            yield* store.remove(entry.name, entry.version)
+            pipelines.delete(keyOf(entry.name, entry.version))
+          }
+          return targets.length
+        })
+      )
   }
 })
 

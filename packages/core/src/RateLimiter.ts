@@ -28,7 +28,7 @@ export interface Rate {
  */
 export interface RateLimiter {
   readonly rate: Rate
-  /** Takes `n` tokens (default 1), waiting until they are available. */
+  /** Takes `n` tokens (default 1), waiting until they are available. `n` must be finite and >= 0 (else a defect). */
   readonly take: (n?: number) => Effect.Effect<void>
 }
 
@@ -59,11 +59,14 @@ export const make = (rate: Rate): RateLimiter => {
   return {
     rate,
     take: (n = 1) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        tokens = Math.min(burst, tokens + ((now - (last ?? now)) / 1000) * rate.perSecond)
-        last = now
-        tokens -= n // a reservation: later callers queue behind this one
-        return tokens >= 0 ? Effect.void : Effect.sleep(Math.ceil((-tokens / rate.perSecond) * 1000))
-      })
+      // A NaN or infinite count would poison the shared bucket for every later caller: refuse it as a defect.
+      !(n >= 0 && Number.isFinite(n))
+        ? Effect.die(new RangeError(`RateLimiter.take needs a finite number of tokens >= 0, got ${n}`))
+        : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            tokens = Math.min(burst, tokens + ((now - (last ?? now)) / 1000) * rate.perSecond)
+            last = now
+            tokens -= n // a reservation: later callers queue behind this one
+            return tokens >= 0 ? Effect.void : Effect.sleep(Math.ceil((-tokens / rate.perSecond) * 1000))
+          })
   }
 }

@@ -61,8 +61,13 @@ export const make = (options?: Partial<RetryPolicy>): RetryPolicy => {
   if (!(policy.maxAttempts >= 1) || !Number.isInteger(policy.maxAttempts)) {
     throw new RangeError("RetryPolicy.maxAttempts must be an integer >= 1")
   }
-  if (!(policy.initialDelayMs >= 0) || !(policy.maxDelayMs >= 0) || !(policy.factor >= 1)) {
-    throw new RangeError("RetryPolicy delays must be >= 0 and factor >= 1")
+  if (
+    !(policy.initialDelayMs >= 0) ||
+    !(policy.maxDelayMs >= 0) ||
+    !(policy.maxElapsedMs >= 0) ||
+    !(policy.factor >= 1)
+  ) {
+    throw new RangeError("RetryPolicy delays and maxElapsedMs must be >= 0 and factor >= 1")
   }
   return policy
 }

@@ -11,7 +11,10 @@ import { Effect, Schema, SchemaIssue, SchemaTransformation } from "effect"
 
 const MICROS_PER_MS = 1000n
 const MICROS_PER_SECOND = 1_000_000n
-const ISO = /^(-?\d{4,6})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/i
+// Years may carry a sign and up to six digits (`Date#toISOString` writes `+010000`/`-000001` outside 0000-9999);
+// offsets may be `Z`, `±hh`, `±hhmm`, `±hh:mm` or `±hh:mm:ss` (PostgreSQL prints `+00`, and seconds for LMT zones).
+const ISO =
+  /^([+-]?\d{4,6})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}(?::?\d{2}(?::?\d{2})?)?)?$/i
 
 /**
  * An instant with microsecond precision. `zoned: false` is a wall-clock value (SQL `timestamp without time
@@ -50,9 +53,10 @@ export class Timestamp {
   toISOString(): string {
     const ms = floorDiv(this.micros, MICROS_PER_MS)
     const micro = this.micros - ms * MICROS_PER_MS
-    const base = new Date(Number(ms)).toISOString() // yyyy-mm-ddThh:mm:ss.mmmZ
-    const fraction = `${base.slice(20, 23)}${micro.toString().padStart(3, "0")}`
-    return `${base.slice(0, 19)}.${fraction}${this.zoned ? "Z" : ""}`
+    // [±yy]yyyy-mm-ddThh:mm:ss.mmmZ — the year part is longer outside 0000-9999, so cut from the end.
+    const base = new Date(Number(ms)).toISOString()
+    const dot = base.length - 5
+    return `${base.slice(0, dot)}.${base.slice(dot + 1, dot + 4)}${micro.toString().padStart(3, "0")}${this.zoned ? "Z" : ""}`
   }
 
   /** JSON form: the ISO string, so checkpoints and run reports keep every digit. */
@@ -89,8 +93,10 @@ export const fromDate = (date: Date): Timestamp => new Timestamp(BigInt(date.get
 
 /**
  * Parses an ISO 8601 / SQL timestamp string, keeping up to microsecond precision. A string with `Z` or an
- * offset gives a zoned value normalised to UTC; a string without one gives a wall-clock (unzoned) value.
- * Digits beyond microseconds are refused rather than rounded.
+ * offset (`±hh`, `±hhmm`, `±hh:mm`) gives a zoned value normalised to UTC; a string without one gives a
+ * wall-clock (unzoned) value. Digits beyond microseconds are refused rather than rounded, as are dates and
+ * times that do not exist (February 30, 10:60). Years 0-99 are kept as written, and years outside 0000-9999
+ * use the signed six-digit form that `toISOString` prints (`+010000`, `-000001`).
  *
  * @category constructors
  * @since 0.1.0
@@ -112,19 +118,40 @@ export const parse = (input: string): Timestamp | undefined => {
   if (m === null) return undefined
   const [, y, mo, d, h, mi, s, frac = "", zone] = m
   if (frac.length > 6 && /[1-9]/.test(frac.slice(6))) return undefined
-  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s))
-  if (Number.isNaN(ms)) return undefined
-  const check = new Date(ms)
-  if (check.getUTCDate() !== Number(d) || check.getUTCMonth() !== Number(mo) - 1) return undefined
-  const wall = new Date(ms)
-  if (Number(y) >= 0 && Number(y) < 100) wall.setUTCFullYear(Number(y)) // Date.UTC maps years 0-99 to 19xx
+  const [year, month, day, hour, minute, second] = [y, mo, d, h, mi, s].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number
+  ]
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined
+  if (hour > 23 || minute > 59 || second > 59) return undefined
+  // setUTCFullYear, not Date.UTC: Date.UTC maps years 0-99 to 1900-1999 (and 1900 is no leap year, year 0 is).
+  const wall = new Date(0)
+  wall.setUTCFullYear(year, month - 1, day)
+  wall.setUTCHours(hour, minute, second, 0)
+  if (Number.isNaN(wall.getTime())) return undefined
   const micros = BigInt(wall.getTime()) * MICROS_PER_MS + BigInt(frac.slice(0, 6).padEnd(6, "0"))
   if (zone === undefined) return new Timestamp(micros, false)
   if (zone.toUpperCase() === "Z") return new Timestamp(micros, true)
   const sign = zone.startsWith("-") ? -1n : 1n
-  const digits = zone.slice(1).replace(":", "")
-  const offsetMinutes = BigInt(Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4)))
-  return new Timestamp(micros - sign * offsetMinutes * 60n * MICROS_PER_SECOND, true)
+  const digits = zone.slice(1).replaceAll(":", "")
+  const [oh, om, os] = [digits.slice(0, 2), digits.slice(2, 4), digits.slice(4, 6)].map((p) => Number(p || "0")) as [
+    number,
+    number,
+    number
+  ]
+  if (oh > 23 || om > 59 || os > 59) return undefined
+  const offsetSeconds = BigInt(oh * 3600 + om * 60 + os)
+  return new Timestamp(micros - sign * offsetSeconds * MICROS_PER_SECOND, true)
+}
+
+// Days in a month of the proleptic Gregorian calendar (year 0 is a leap year).
+const daysInMonth = (year: number, month: number): number => {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31
 }
 
 /**

@@ -408,7 +408,11 @@ export const dedupe: {
         const capacity = window === "batch" ? Number.POSITIVE_INFINITY : Math.max(1, window)
         return (record: unknown, emit: (out: unknown) => void) => {
           const raw = keyOf(record as B)
-          const k = typeof raw === "string" ? raw : JSON.stringify(raw, (_, v) => (typeof v === "bigint" ? `${v}n` : v))
+          // Prefixed so that the string "1" and the number 1 (whose JSON forms differ) stay different keys.
+          const k =
+            typeof raw === "string"
+              ? `s${raw}`
+              : `j${JSON.stringify(raw, (_, v) => (typeof v === "bigint" ? `${v}n` : v))}`
           if (seen.has(k)) return
           seen.add(k)
           if (seen.size > capacity) seen.delete(seen.values().next().value as string)

@@ -50,6 +50,9 @@ export const rebatch = <A, E>(
     const output = yield* Queue.bounded<Numbered<A>, E | Cause.Done>(capacity)
     let seq = 0
     let records: Array<A> = []
+    // Whether `records` is our own array: the fast path borrows the source's array, which must never be
+    // pushed to (a source may keep it, e.g. an in-memory source's data).
+    let owned = true
     let bytes = 0
     let stream: string | undefined
     let checkpoint: unknown
@@ -58,12 +61,18 @@ export const rebatch = <A, E>(
     let openedAt = 0
 
     const flush = Effect.suspend(() => {
-      if (stream === undefined || (records.length === 0 && !hasCheckpoint)) return Effect.void
+      if (stream === undefined) return Effect.void
+      if (records.length === 0 && !hasCheckpoint) {
+        // Nothing to emit, but the pending batch is closed all the same: the next records may be of another stream.
+        stream = undefined
+        return Effect.void
+      }
       const batch: Batch<A, unknown> = hasCheckpoint
         ? { stream, records, checkpoint, bytes }
         : { stream, records, checkpoint: undefined, bytes }
       const numbered: Numbered<A> = { seq: seq++, batch, bytes }
       records = []
+      owned = true
       bytes = 0
       stream = undefined
       checkpoint = undefined
@@ -72,6 +81,8 @@ export const rebatch = <A, E>(
     })
 
     const add = Effect.fnUntraced(function* (fragment: Batch<A, unknown>) {
+      // An empty batch without a checkpoint carries nothing.
+      if (fragment.records.length === 0 && fragment.checkpoint === undefined) return
       if (stream !== undefined && stream !== fragment.stream) yield* flush
       const n = fragment.records.length
       const perRecord = n === 0 ? 0 : (fragment.bytes ?? estimateBytes(fragment.records)) / n
@@ -87,21 +98,29 @@ export const rebatch = <A, E>(
       } else if (records.length === 0 && n <= limits.rows && perRecord * n <= limits.bytes) {
         // Fast path: nothing pending and the fragment fits whole.
         records = n === 0 ? [] : (fragment.records as Array<A>)
+        owned = n === 0
         bytes = perRecord * n
       } else {
         let i = 0
         while (i < n) {
           const roomRows = limits.rows - records.length
-          const roomBytes = perRecord === 0 ? roomRows : Math.max(1, Math.floor((limits.bytes - bytes) / perRecord))
-          const take = Math.max(1, Math.min(roomRows, roomBytes, n - i))
-          for (let j = i; j < i + take; j++) records.push(fragment.records[j]!)
-          bytes += take * perRecord
-          i += take
-          if (i < n && (records.length >= limits.rows || bytes >= limits.bytes)) {
+          const roomBytes = perRecord === 0 ? roomRows : Math.floor((limits.bytes - bytes) / perRecord)
+          // The next record does not fit: close the pending batch first, so no batch goes over `rows` or
+          // `bytes` (a single record larger than `bytes` still goes, alone).
+          if (records.length > 0 && (roomRows <= 0 || roomBytes <= 0)) {
             yield* flush
             stream = fragment.stream
             openedAt = Date.now()
+            continue
           }
+          const take = Math.max(1, Math.min(roomRows, roomBytes, n - i))
+          if (!owned) {
+            records = records.slice()
+            owned = true
+          }
+          for (let j = i; j < i + take; j++) records.push(fragment.records[j]!)
+          bytes += take * perRecord
+          i += take
         }
       }
       if (fragment.checkpoint !== undefined) {

@@ -43,7 +43,9 @@ const segmentsOf = (transform: Transform.Any): Array<Segment> => {
   return segments
 }
 
-// Fuses steps into one emit chain; `current` names the step that last started, for dead-letter reasons.
+// Fuses steps into one emit chain. `current` names the step running now (restored when a downstream step
+// returns), so a dead-letter reason names the step that threw. A record that is rejected contributes no output:
+// what it emitted before the failure is taken back, so a dead letter's replay cannot duplicate rows.
 const runSync = (
   steps: ReadonlyArray<Transform.SyncStep>,
   runFns: ReadonlyArray<StepFn | undefined>,
@@ -61,17 +63,22 @@ const runSync = (
     const next = emit
     const name = step.name
     emit = (r) => {
+      const outer = current
       current = name
       fn(r, next)
+      current = outer
     }
   }
   for (let i = 0; i < input.length; i++) {
     const record = input[i]
+    const mark = out.length
     try {
       emit(record)
     } catch (error) {
+      out.length = mark
       rejected.push({ record, reason: reasonOf(current, error) })
     }
+    current = ""
   }
   return out
 }
@@ -82,9 +89,20 @@ const runEffect = Effect.fnUntraced(function* (
   rejected: Array<Rejection>,
   retry: Retry
 ) {
-  const exits = yield* Effect.forEach(input, (record) => Effect.exit(retry(step.f(record), step.name)), {
-    concurrency: step.concurrency
-  })
+  // `suspend`: a function that throws while building its effect rejects its record, like any defect.
+  const exits = yield* Effect.forEach(
+    input,
+    (record) =>
+      Effect.exit(
+        retry(
+          Effect.suspend(() => step.f(record)),
+          step.name
+        )
+      ),
+    {
+      concurrency: step.concurrency
+    }
+  )
   const out: Array<unknown> = []
   for (let i = 0; i < exits.length; i++) {
     const exit = exits[i]!
