@@ -35,7 +35,10 @@ export default defineConfig({
   resolve: { conditions },
   ssr: { resolve: { conditions } },
   test: {
-    projects: ["packages/*"],
+    projects: [
+      "packages/*",
+      { resolve: { conditions }, ssr: { resolve: { conditions } }, test: { name: "tools", include: ["scripts/**/*.test.ts"] } }
+    ],
     testTimeout: 60_000,
     hookTimeout: 60_000
   }

@@ -170,13 +170,19 @@ const main = async () => {
   const t = await throughput(n, rounds)
   const ratio = t.runner / t.loop
   const fmt = (x: number) => `${(x / 1e6).toFixed(2)}M rec/s`
-  console.log(`throughput  hand-written loop ${fmt(t.loop)}   runner ${fmt(t.runner)}   ratio ${ratio.toFixed(2)}× (target ≥ 0.50×)`)
-  console.log(`            (fused loop with nothing materialised ${fmt(t.fused)}: runner/fused ${(t.runner / t.fused).toFixed(2)}×)`)
+  console.log(
+    `throughput  hand-written loop ${fmt(t.loop)}   runner ${fmt(t.runner)}   ratio ${ratio.toFixed(2)}× (target ≥ 0.50×)`
+  )
+  console.log(
+    `            (fused loop with nothing materialised ${fmt(t.fused)}: runner/fused ${(t.runner / t.fused).toFixed(2)}×)`
+  )
   const small = peakRss(1_000_000)
   const large = peakRss(10_000_000)
   const rssRatio = large / small
   const mib = (x: number) => `${(x / 2 ** 20).toFixed(0)} MiB`
-  console.log(`peak RSS    1M records ${mib(small)}   10M records ${mib(large)}   ratio ${rssRatio.toFixed(2)}× (target ≤ 1.20×)`)
+  console.log(
+    `peak RSS    1M records ${mib(small)}   10M records ${mib(large)}   ratio ${rssRatio.toFixed(2)}× (target ≤ 1.20×)`
+  )
   console.log(
     JSON.stringify({
       recordsPerSecond: {

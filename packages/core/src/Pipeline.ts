@@ -107,7 +107,8 @@ export interface Pipeline<P, A, B> {
   readonly description: string
   readonly params: Schema.Decoder<P, never>
   readonly source: AnySource<A> | ((params: P) => AnySource<A>)
-  readonly transforms: Transform.Transform<A, B, unknown>
+  /** Transforms see the source's valid records: the runner dead-letters `InvalidRecord`s first. */
+  readonly transforms: Transform.Transform<Source.Valid<A>, B, unknown>
   readonly sink: Sink.Sink<B> | ((params: P) => Sink.Sink<B>)
   readonly options: Options<P>
 }
@@ -192,7 +193,7 @@ export interface MakeOptions<P, A, B> {
   readonly description: string
   readonly params?: Schema.Decoder<P, never> | undefined
   readonly source: AnySource<A> | ((params: P) => AnySource<A>)
-  readonly transforms?: Transform.Transform<A, B, unknown> | undefined
+  readonly transforms?: Transform.Transform<Source.Valid<A>, B, unknown> | undefined
   readonly sink: Sink.Sink<B> | ((params: P) => Sink.Sink<B>)
   readonly options?: Options<P> | undefined
 }
@@ -203,7 +204,7 @@ export interface MakeOptions<P, A, B> {
  * **Example** (CSV in, validated, JSONL out)
  *
  * ```ts
- * import { Connectors, Pipeline, Transform } from "@data-mcp/core"
+ * import { Csv, Jsonl, Pipeline, Transform } from "@data-mcp/core"
  * import { Schema } from "effect"
  *
  * const Row = Schema.Struct({ id: Schema.NumberFromString, email: Schema.String })
@@ -212,9 +213,9 @@ export interface MakeOptions<P, A, B> {
  *   version: "1.0.0",
  *   description: "Copies users.csv to users.jsonl, dropping rows that are not valid users.",
  *   params: Schema.Struct({ input: Schema.String }),
- *   source: ({ input }) => Connectors.Csv.source({ path: input }),
+ *   source: ({ input }) => Csv.source({ path: input }),
  *   transforms: Transform.identity<unknown>().pipe(Transform.validate(Row)),
- *   sink: Connectors.Jsonl.sink({ path: "out/users.jsonl" })
+ *   sink: Jsonl.sink({ path: "out/users.jsonl" })
  * })
  * ```
  *
@@ -249,7 +250,8 @@ export function make<A, B = A, P = {}>(options: MakeOptions<P, A, B>): Pipeline<
     description: options.description.trim(),
     params: options.params ?? (Schema.Struct({}) as unknown as Schema.Decoder<P, never>),
     source: options.source,
-    transforms: options.transforms ?? (Transform.identity<A>() as unknown as Transform.Transform<A, B, unknown>),
+    transforms:
+      options.transforms ?? (Transform.identity<A>() as unknown as Transform.Transform<Source.Valid<A>, B, unknown>),
     sink: options.sink,
     options: pipelineOptions
   }

@@ -215,3 +215,11 @@ export const invalidRecord = (reason: string, raw: string): InvalidRecord => ({
  */
 export const isInvalidRecord = (u: unknown): u is InvalidRecord =>
   typeof u === "object" && u !== null && InvalidRecordTypeId in u
+
+/**
+ * The records of a source without its invalid-record placeholders: what transforms see.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Valid<A> = Exclude<A, InvalidRecord>

@@ -1,10 +1,15 @@
+import { existsSync, mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Option, Random, Schema, Stream } from "effect"
+import * as Jsonl from "../src/connectors/jsonl/Jsonl.ts"
 import * as Memory from "../src/connectors/memory/Memory.ts"
 import * as DeadLetter from "../src/DeadLetter.ts"
 import * as Pipeline from "../src/Pipeline.ts"
 import * as Runner from "../src/Runner.ts"
 import * as RunStore from "../src/RunStore.ts"
+import type * as Sink from "../src/Sink.ts"
 import * as Source from "../src/Source.ts"
 import * as StateStore from "../src/StateStore.ts"
 import * as Transform from "../src/Transform.ts"
@@ -516,5 +521,42 @@ describe("Runner", () => {
       yield* Fiber.interrupt(waiter)
       assert.strictEqual((yield* handle.result).recordsWritten, 40)
     }).pipe(Effect.provide(memoryRunner()))
+  )
+})
+
+describe("replace dispositions", () => {
+  it.live(
+    "a replace reads from the beginning and checkpoints only after it published; a failed one leaves nothing half done",
+    () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "dm-replace-"))
+        const path = join(dir, "out.jsonl")
+        const records = range(40)
+        const [failing] = FaultInjection.sink(Jsonl.sink({ path, disposition: "replace" }), { on: 3, kind: "fatal" })
+        const make = (sink: Sink.Sink<unknown>) =>
+          Pipeline.make<Row, Row>({
+            name: "refresh",
+            version: "1.0.0",
+            description: "full refresh",
+            source: Memory.source(records, { batchSize: 10 }),
+            sink,
+            options: { batch: { rows: 10 } }
+          })
+        const failed = yield* Effect.exit(Runner.run(make(failing), {}))
+        assert.isTrue(Exit.isFailure(failed))
+        assert.isFalse(existsSync(path), "the failed replace published nothing")
+        const key = Pipeline.stateKey(make(failing), {})
+        assert.strictEqual(yield* StateStore.StateStore.use((s) => s.load(key)), undefined)
+        const ok = yield* Runner.run(make(Jsonl.sink({ path, disposition: "replace" })), {})
+        assert.strictEqual(ok.checkpointFrom, null)
+        assert.strictEqual(ok.recordsWritten, 40)
+        assert.strictEqual(readFileSync(path, "utf8").trim().split("\n").length, 40)
+        assert.strictEqual(yield* StateStore.StateStore.use((s) => s.load(key)), 40)
+        // Run again: a replace is a full refresh, never a resume.
+        const again = yield* Runner.run(make(Jsonl.sink({ path, disposition: "replace" })), {})
+        assert.strictEqual(again.checkpointFrom, null)
+        assert.strictEqual(again.recordsRead, 40)
+        assert.strictEqual(readFileSync(path, "utf8").trim().split("\n").length, 40)
+      }).pipe(Effect.provide(memoryRunner()))
   )
 })

@@ -19,13 +19,12 @@
 //   deadletters.lock           pid of the process whose DeadLetterStore layer uses the directory
 //   deadletters/<name>.jsonl   a pipeline's dead letters, { seq, letter } per line; fsynced (appendLines)
 //
-// StateStore.ts imports this module and this module imports `StateError` from it: use it only inside
-// functions, never at the top level, so either module may be loaded first.
+// (StateError comes from internal/stateModel.ts, so this module and StateStore.ts do not import each other.)
 import { createHash } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { Effect, Result, type Scope } from "effect"
-import { StateError } from "../StateStore.ts"
+import { StateError } from "./stateModel.ts"
 
 const messageOf = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
 

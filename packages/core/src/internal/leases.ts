@@ -3,7 +3,7 @@
 // a `KeyState` lives, so their semantics cannot drift apart.
 import { Clock, Effect, Result, Semaphore } from "effect"
 import type { Json } from "../Checkpoint.ts"
-import { type Lease, StateError, type StateStoreShape } from "../StateStore.ts"
+import { type Lease, StateError, type StateStoreShape } from "./stateModel.ts"
 
 /** Everything stored for one state key. `token` is the largest fencing token ever issued for it. */
 export interface KeyState {

@@ -122,7 +122,14 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
     // The sink's own state table is the authority for a transactional sink; else the state store.
     const fromSink =
       transactional && writer.loadCheckpoint !== undefined ? yield* writer.loadCheckpoint : Option.none<Json>()
-    const stored = Option.isSome(fromSink) ? fromSink.value : yield* ctx.stateStore.load(ctx.stateKey)
+    // A replace is a full refresh: it reads from the beginning and saves its checkpoint only once `finish` has
+    // published the new content (a failed replace leaves nothing behind to resume from).
+    const replace = sink.disposition.type === "replace"
+    const stored = replace
+      ? undefined
+      : Option.isSome(fromSink)
+        ? fromSink.value
+        : yield* ctx.stateStore.load(ctx.stateKey)
     const from =
       stored === undefined
         ? undefined
@@ -284,15 +291,24 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
         Effect.gen(function* () {
           const released = tracker.complete(seq, checkpoint)
           if (released === undefined) return
-          const json = encodeCheckpoint(released.value)
-          yield* ctx.stateStore.save(ctx.lease(), json)
-          stats.checkpointTo = json
-          if (source.commit !== undefined) {
-            yield* Effect.withSpan(retry(source.commit(released.value), "commit"), "data-mcp.source.commit")
+          if (replace) {
+            pendingFinal = released
+            return
           }
-          yield* ctx.emit({ _tag: "CheckpointSaved", runId: ctx.runId, at: ctx.now(), checkpoint: json })
+          yield* saveCheckpoint(released)
         })
       )
+    let pendingFinal: { readonly value: unknown } | undefined
+    const saveCheckpoint = (released: { readonly value: unknown }) =>
+      Effect.gen(function* () {
+        const json = encodeCheckpoint(released.value)
+        yield* ctx.stateStore.save(ctx.lease(), json)
+        stats.checkpointTo = json
+        if (source.commit !== undefined) {
+          yield* Effect.withSpan(retry(source.commit(released.value), "commit"), "data-mcp.source.commit")
+        }
+        yield* ctx.emit({ _tag: "CheckpointSaved", runId: ctx.runId, at: ctx.now(), checkpoint: json })
+      })
 
     const writeBatch = (p: Processed) =>
       Effect.gen(function* () {
@@ -351,4 +367,5 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
       Stream.runDrain
     )
     if (writer.finish !== undefined) yield* Effect.withSpan(retry(writer.finish, "finish"), "data-mcp.sink.finish")
+    if (pendingFinal !== undefined) yield* Effect.uninterruptible(saveCheckpoint(pendingFinal))
   })

@@ -49,4 +49,4 @@ export const isInvalidRecord: (u: unknown) => u is InvalidRecord = Source.isInva
  * @category models
  * @since 0.1.0
  */
-export type Valid<A> = Exclude<A, InvalidRecord>
+export type Valid<A> = Source.Valid<A>

@@ -1,7 +1,7 @@
 // The README's options tables are generated from the config schemas; this keeps them in sync.
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
-import { readmes, render, tables } from "../../../scripts/options-tables.ts"
+import { readmes, render, tables } from "./options-tables.ts"
 
 describe("README options tables", () => {
   it("match the config schemas (run `npm run docs:options` to regenerate)", () => {
