@@ -1,7 +1,6 @@
 // The shared connector conformance suite, run by the built-in file and generator connectors. (The memory
-// connector runs it in test/Conformance.memory.test.ts.) The Parquet sink is `replace`-only and is not run
-// through the sink half: a replace sink's staged file does not survive a failed run, so "resume after a
-// failed run" needs the runner to restart replace runs from the beginning (see the connector's docs).
+// connector runs it in test/Conformance.memory.test.ts.) Replace sinks (Parquet; CSV and JSONL in replace mode)
+// run the sink half too: the runner makes every replace run a full refresh.
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { stringify } from "csv-stringify/sync"
@@ -118,8 +117,53 @@ ConnectorConformance.suite<ParquetRow, ParquetRow>("parquet", {
         return Parquet.source({ path: target, batchSize: 7 }) as unknown as Source.Source<ParquetRow, number>
       }),
     id: (r) => r.id
+  },
+  sink: {
+    records: (n) =>
+      Array.from({ length: n }, (_, i) => ({
+        id: `r${i}`,
+        n: BigInt(i) - 2n ** 40n,
+        at: Timestamp.fromEpochMicros(1_767_323_045_000_001n + BigInt(i))
+      })),
+    make: () =>
+      Effect.sync(() => {
+        const target = path.join(tempDir(), "out.parquet")
+        return {
+          sink: Parquet.sink({ path: target, rowGroupSize: 16 }),
+          readBack: Effect.suspend(() =>
+            fs.existsSync(target) ? readBack(Parquet.source({ path: target })) : Effect.succeed([])
+          )
+        }
+      }),
+    id: idOf
   }
 })
+
+for (const [kind, extension, make] of [
+  [
+    "csv-replace",
+    "csv",
+    (target: string) => Csv.sink({ path: target, disposition: "replace", columns: ["id", "name", "big", "at"] })
+  ],
+  ["jsonl-replace", "jsonl", (target: string) => Jsonl.sink({ path: target, disposition: "replace" })]
+] as const) {
+  ConnectorConformance.suite<TypedRow, TypedRow>(kind, {
+    sink: {
+      records: typedRows,
+      make: () =>
+        Effect.sync(() => {
+          const target = path.join(tempDir(), `out.${extension}`)
+          const source = () => (extension === "csv" ? Csv.source({ path: target }) : Jsonl.source({ path: target }))
+          return {
+            sink: make(target),
+            readBack: Effect.suspend(() => (fs.existsSync(target) ? readBack(source()) : Effect.succeed([])))
+          }
+        }),
+      id: idOf,
+      expected: typedAsText
+    }
+  })
+}
 
 ConnectorConformance.suite<Generator.Row, Generator.Row>("generator", {
   source: {
