@@ -21,7 +21,9 @@ const OrderRow = Schema.Struct({
   customer_email: Schema.String.check(
     Schema.isPattern(/^[^@\s]+@[^@\s]+\.[a-z]{2,}$/i, { message: "must be an email address" })
   ),
-  amount: Schema.String.check(Schema.isPattern(/^\d+\.\d{2}$/, { message: "must be a positive amount with two decimals" })),
+  amount: Schema.String.check(
+    Schema.isPattern(/^\d+\.\d{2}$/, { message: "must be a positive amount with two decimals" })
+  ),
   country: Schema.String.check(Schema.isPattern(/^[A-Z]{2}$/, { message: "must be an ISO 3166 country code" })),
   ordered_at: Timestamp.TimestampFromString,
   note: Schema.String

@@ -8,7 +8,6 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer, Schema } from "effect"
-import type { Json } from "./Checkpoint.ts"
 import * as FileStore from "./internal/fileStore.ts"
 import * as Leases from "./internal/leases.ts"
 import type { StateError, StateStoreShape } from "./internal/stateModel.ts"

@@ -17,7 +17,6 @@ import * as Runner from "../Runner.ts"
 import * as RunStore from "../RunStore.ts"
 import { guaranteeOf } from "../RunSummary.ts"
 import type * as Sink from "../Sink.ts"
-import type * as Source from "../Source.ts"
 import type * as StateStore from "../StateStore.ts"
 import * as Transform from "../Transform.ts"
 import * as FaultInjection from "./FaultInjection.ts"
@@ -32,7 +31,7 @@ export interface SourceHarness<A> {
   /** `n` distinct records of the shape the source reads (the suite passes them to `make`). */
   readonly records: (n: number) => ReadonlyArray<A>
   /** Makes a source that reads exactly these records, in this order (writing them to its system if needed). */
-  readonly make: (records: ReadonlyArray<A>) => Effect.Effect<Source.Source<A, any>, unknown, Scope.Scope>
+  readonly make: (records: ReadonlyArray<A>) => Effect.Effect<Pipeline.AnySource<A>, unknown, Scope.Scope>
   /** A record's identity, to find losses and duplicates. */
   readonly id: (record: A) => string
 }
@@ -81,7 +80,7 @@ export interface SuiteOptions<A, B> {
 
 const pipelineOf = <A, B>(
   name: string,
-  source: Source.Source<A, any>,
+  source: Pipeline.AnySource<A>,
   sink: Sink.Sink<B>,
   transforms?: Transform.Transform<A, B, unknown>
 ) =>
@@ -425,8 +424,8 @@ export const suite = <A, B>(kind: string, options: SuiteOptions<A, B>): void => 
           const collector = Memory.sink<unknown>({ transactional: true })
           const source =
             sourceHarness === undefined
-              ? (Memory.source(sinkHarness!.records(20)) as Source.Source<unknown, any>)
-              : ((yield* sourceHarness.make(sourceHarness.records(20))) as Source.Source<unknown, any>)
+              ? (Memory.source(sinkHarness!.records(20)) as Pipeline.AnySource<unknown>)
+              : ((yield* sourceHarness.make(sourceHarness.records(20))) as Pipeline.AnySource<unknown>)
           const sink =
             sinkHarness === undefined ? collector.sink : ((yield* sinkHarness.make()).sink as Sink.Sink<unknown>)
           const [failing] = FaultInjection.sink(sink, { on: 2, kind: "fatal" })
