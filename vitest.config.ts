@@ -37,7 +37,11 @@ export default defineConfig({
   test: {
     projects: [
       "packages/*",
-      { resolve: { conditions }, ssr: { resolve: { conditions } }, test: { name: "tools", include: ["scripts/**/*.test.ts"] } }
+      {
+        resolve: { conditions },
+        ssr: { resolve: { conditions } },
+        test: { name: "tools", include: ["scripts/**/*.test.ts"] }
+      }
     ],
     testTimeout: 60_000,
     hookTimeout: 60_000
