@@ -36,7 +36,60 @@ export interface SyncStep {
   readonly name: string
   readonly scope?: "run" | "batch" | undefined
   readonly make: () => (record: unknown, emit: (out: unknown) => void) => void
+  /**
+   * For one-in, at-most-one-out steps: `map` (the function returns the output) or `filter` (it returns whether
+   * to keep the record), with `makeFn` making that plain function. The runner fuses chains of such steps into
+   * one loop the JIT can inline.
+   */
+  readonly kind?: "map" | "filter" | undefined
+  readonly makeFn?: (() => (record: unknown) => unknown) | undefined
 }
+
+/**
+ * A map-like step (one record in, one out) from a function maker.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const mapStep = (
+  name: string,
+  makeFn: () => (record: unknown) => unknown,
+  scope?: "run" | "batch"
+): SyncStep => ({
+  _tag: "Sync",
+  name,
+  scope,
+  kind: "map",
+  makeFn,
+  make: () => {
+    const fn = makeFn()
+    return (record, emit) => emit(fn(record))
+  }
+})
+
+/**
+ * A filter-like step (a record is kept or dropped) from a predicate maker.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const filterStep = (
+  name: string,
+  makeFn: () => (record: unknown) => boolean,
+  scope?: "run" | "batch"
+): SyncStep => ({
+  _tag: "Sync",
+  name,
+  scope,
+  kind: "filter",
+  makeFn,
+  make: () => {
+    const fn = makeFn()
+    return (record, emit) => {
+      if (fn(record)) emit(record)
+    }
+  }
+})
 
 /**
  * An effectful step.
@@ -147,11 +200,10 @@ export const map: {
   <B, C>(f: (b: B) => C): <A, E>(self: Transform<A, B, E>) => Transform<A, C, E>
   <A, B, C, E>(self: Transform<A, B, E>, f: (b: B) => C): Transform<A, C, E>
 } = dual(2, <A, B, C, E>(self: Transform<A, B, E>, f: (b: B) => C) =>
-  append<A, B, C, E, never>(self, {
-    _tag: "Sync",
-    name: "map",
-    make: () => (record, emit) => emit(f(record as B))
-  })
+  append<A, B, C, E, never>(
+    self,
+    mapStep("map", () => f as (record: unknown) => unknown)
+  )
 )
 
 /**
@@ -166,13 +218,10 @@ export const filter: {
   <A, B, C extends B, E>(self: Transform<A, B, E>, refinement: (b: B) => b is C): Transform<A, C, E>
   <A, B, E>(self: Transform<A, B, E>, predicate: (b: B) => boolean): Transform<A, B, E>
 } = dual(2, <A, B, E>(self: Transform<A, B, E>, predicate: (b: B) => boolean) =>
-  append<A, B, B, E, never>(self, {
-    _tag: "Sync",
-    name: "filter",
-    make: () => (record, emit) => {
-      if (predicate(record as B)) emit(record)
-    }
-  })
+  append<A, B, B, E, never>(
+    self,
+    filterStep("filter", () => predicate as (record: unknown) => boolean)
+  )
 )
 
 /**
@@ -284,14 +333,13 @@ export const validate: {
 } = dual(
   2,
   <A, B, E, S extends Schema.Top & { readonly DecodingServices: never }>(self: Transform<A, B, E>, schema: S) =>
-    append<A, B, S["Type"], E, never>(self, {
-      _tag: "Sync",
-      name: "validate",
-      make: () => {
+    append<A, B, S["Type"], E, never>(
+      self,
+      mapStep("validate", () => {
         const decode = Schema.decodeUnknownExit(schema)
-        return (record, emit) => {
+        return (record) => {
           const exit = decode(record, { errors: "all" })
-          if (Exit.isSuccess(exit)) return emit(exit.value)
+          if (Exit.isSuccess(exit)) return exit.value
           const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
           throw new RecordRejected({
             reason:
@@ -300,8 +348,8 @@ export const validate: {
                 : "does not match the schema"
           })
         }
-      }
-    })
+      })
+    )
 )
 
 /**
@@ -339,15 +387,14 @@ export const rename: {
     mapping: M
   ): Transform<A, Renamed<B, M>, E>
 } = dual(2, <A, B, E>(self: Transform<A, B, E>, mapping: Readonly<Record<string, string>>) =>
-  append<A, B, unknown, E, never>(self, {
-    _tag: "Sync",
-    name: "rename",
-    make: () => (record, emit) => {
+  append<A, B, unknown, E, never>(
+    self,
+    mapStep("rename", () => (record) => {
       const out: Record<string, unknown> = {}
       for (const [key, value] of Object.entries(record as object)) out[mapping[key] ?? key] = value
-      emit(out)
-    }
-  })
+      return out
+    })
+  )
 )
 
 /**
@@ -361,15 +408,14 @@ export const drop: {
   <A, B, E, const K extends keyof B>(self: Transform<A, B, E>, keys: ReadonlyArray<K>): Transform<A, Omit<B, K>, E>
 } = dual(2, <A, B, E>(self: Transform<A, B, E>, keys: ReadonlyArray<PropertyKey>) => {
   const dropped = new Set(keys)
-  return append<A, B, unknown, E, never>(self, {
-    _tag: "Sync",
-    name: "drop",
-    make: () => (record, emit) => {
+  return append<A, B, unknown, E, never>(
+    self,
+    mapStep("drop", () => (record) => {
       const out: Record<string, unknown> = {}
       for (const [key, value] of Object.entries(record as object)) if (!dropped.has(key)) out[key] = value
-      emit(out)
-    }
-  })
+      return out
+    })
+  )
 })
 
 /**
@@ -399,27 +445,29 @@ export const dedupe: {
   ) => {
     const keyOf = typeof key === "function" ? key : (b: B) => b[key]
     const window = options?.window ?? "batch"
-    return append<A, B, B, E, never>(self, {
-      _tag: "Sync",
-      name: "dedupe",
-      scope: window === "batch" ? "batch" : "run",
-      make: () => {
-        const seen = new Set<string>()
-        const capacity = window === "batch" ? Number.POSITIVE_INFINITY : Math.max(1, window)
-        return (record: unknown, emit: (out: unknown) => void) => {
-          const raw = keyOf(record as B)
-          // Prefixed so that the string "1" and the number 1 (whose JSON forms differ) stay different keys.
-          const k =
-            typeof raw === "string"
-              ? `s${raw}`
-              : `j${JSON.stringify(raw, (_, v) => (typeof v === "bigint" ? `${v}n` : v))}`
-          if (seen.has(k)) return
-          seen.add(k)
-          if (seen.size > capacity) seen.delete(seen.values().next().value as string)
-          emit(record)
-        }
-      }
-    })
+    return append<A, B, B, E, never>(
+      self,
+      filterStep(
+        "dedupe",
+        () => {
+          const seen = new Set<string>()
+          const capacity = window === "batch" ? Number.POSITIVE_INFINITY : Math.max(1, window)
+          return (record: unknown) => {
+            const raw = keyOf(record as B)
+            // Prefixed so that the string "1" and the number 1 (whose JSON forms differ) stay different keys.
+            const k =
+              typeof raw === "string"
+                ? `s${raw}`
+                : `j${JSON.stringify(raw, (_, v) => (typeof v === "bigint" ? `${v}n` : v))}`
+            if (seen.has(k)) return false
+            seen.add(k)
+            if (seen.size > capacity) seen.delete(seen.values().next().value as string)
+            return true
+          }
+        },
+        window === "batch" ? "batch" : "run"
+      )
+    )
   }
 )
 

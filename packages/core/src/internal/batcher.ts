@@ -20,7 +20,8 @@ export interface Limits {
 /** A batch numbered in source order, with its size. */
 export interface Numbered<A> {
   readonly seq: number
-  readonly batch: Batch<A, unknown>
+  /** Emptied by the consumer once taken (a queue slot may keep the wrapper reachable for a while). */
+  batch: Batch<A, unknown>
   readonly bytes: number
 }
 

@@ -69,12 +69,22 @@ interface Rejected {
   readonly stage: DeadLetter.Stage
 }
 
+// Batch data travels in mutable holders that are emptied once used: an effect value that has finished can stay
+// reachable inside the fiber until the next batch replaces it, and it must not keep the previous batch alive
+// while the next one allocates (measured: that doubles the GC cost of a run).
+interface Pending {
+  numbered: Batcher.Numbered<unknown> | undefined
+  readonly from: Json | null
+}
+
+const NONE: ReadonlyArray<never> = []
+
 interface Processed {
   readonly seq: number
   readonly stream: string
   readonly read: number
-  readonly records: ReadonlyArray<unknown>
-  readonly rejected: ReadonlyArray<Rejected>
+  records: ReadonlyArray<unknown>
+  rejected: ReadonlyArray<Rejected>
   readonly checkpoint: { readonly value: unknown } | undefined
   readonly checkpointFrom: Json | null
 }
@@ -86,6 +96,22 @@ const streamStats = (stats: Stats, stream: string) => {
     stats.streams[stream] = s
   }
   return s
+}
+
+// Per-record loops live in plain functions: V8 optimises hot loops inside generator bodies poorly.
+const withoutInvalid = (
+  records: ReadonlyArray<unknown>,
+  sourceName: string,
+  rejected: Array<Rejected>
+): ReadonlyArray<unknown> => {
+  let i = 0
+  while (i < records.length && !Source.isInvalidRecord(records[i])) i++
+  if (i === records.length) return records
+  return records.filter((r) => {
+    if (!Source.isInvalidRecord(r)) return true
+    rejected.push({ record: { raw: r.raw }, reason: `${sourceName}: ${r.reason}`, stage: "source" })
+    return false
+  })
 }
 
 export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Scope> =>
@@ -220,37 +246,34 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
     const batches = yield* Batcher.rebatch(
       limited,
       { ...ctx.limits, atCheckpointsOnly: transactional },
-      Math.max(2, transformConcurrency)
+      transformConcurrency
     )
 
     let previous: Json | null = stats.checkpointFrom
-    const processBatch = (numbered: Batcher.Numbered<unknown>, checkpointFrom: Json | null) =>
-      Effect.gen(function* () {
-        const { batch, seq } = numbered
+    // No generators on the per-batch path: a generator's locals would keep the batch reachable (see Pending).
+    const processBatch = (pending: Pending): Effect.Effect<Processed, unknown> =>
+      Effect.suspend(() => {
+        const numbered = pending.numbered!
+        pending.numbered = undefined
+        const { seq } = numbered
+        const { stream, records, checkpoint } = numbered.batch
+        numbered.batch = { stream, records: NONE, checkpoint: undefined }
+        const checkpointFrom = pending.from
+        const read = records.length
         const rejected: Array<Rejected> = []
-        let input = batch.records
-        for (let i = 0; i < input.length; i++) {
-          if (Source.isInvalidRecord(input[i])) {
-            input = input.filter((r) => {
-              if (!Source.isInvalidRecord(r)) return true
-              rejected.push({ record: { raw: r.raw }, reason: `${source.name}: ${r.reason}`, stage: "source" })
-              return false
-            })
-            break
+        const input = withoutInvalid(records, source.name, rejected)
+        return Effect.map(compiled.process(input), (out): Processed => {
+          for (const r of out.rejected) rejected.push({ record: r.record, reason: r.reason, stage: "transform" })
+          return {
+            seq,
+            stream,
+            read,
+            records: out.records,
+            rejected,
+            checkpoint: checkpoint === undefined ? undefined : { value: checkpoint },
+            checkpointFrom
           }
-        }
-        const out = yield* compiled.process(input)
-        for (const r of out.rejected) rejected.push({ record: r.record, reason: r.reason, stage: "transform" })
-        const processed: Processed = {
-          seq,
-          stream: batch.stream,
-          read: batch.records.length,
-          records: out.records,
-          rejected,
-          checkpoint: batch.checkpoint === undefined ? undefined : { value: batch.checkpoint },
-          checkpointFrom
-        }
-        return processed
+        })
       })
 
     const storeDeadLetters = (stream: string, seq: number, rejected: ReadonlyArray<Rejected>) =>
@@ -310,6 +333,21 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
         yield* ctx.emit({ _tag: "CheckpointSaved", runId: ctx.runId, at: ctx.now(), checkpoint: json })
       })
 
+    const writeRecords = (p: Processed, checkpointTo: Json | undefined) =>
+      Effect.withSpan(
+        retry(
+          Effect.uninterruptible(
+            writer.write(
+              { stream: p.stream, records: p.records, checkpoint: checkpointTo },
+              { seq: p.seq, checkpointFrom: p.checkpointFrom, checkpointTo }
+            )
+          ),
+          "write"
+        ),
+        "data-mcp.sink.write",
+        { attributes: { sink: sink.name, stream: p.stream, records: p.records.length } }
+      )
+
     const writeBatch = (p: Processed) =>
       Effect.gen(function* () {
         stats.recordsRead += p.read
@@ -319,17 +357,7 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
         const checkpointTo = p.checkpoint === undefined ? undefined : encodeCheckpoint(p.checkpoint.value)
         if (p.records.length > 0 || (transactional && checkpointTo !== undefined)) {
           if (ctx.limiters.sink !== undefined && p.records.length > 0) yield* ctx.limiters.sink.take(p.records.length)
-          const batch: Batch<unknown> = { stream: p.stream, records: p.records, checkpoint: checkpointTo }
-          const result = yield* Effect.withSpan(
-            retry(
-              Effect.uninterruptible(
-                writer.write(batch, { seq: p.seq, checkpointFrom: p.checkpointFrom, checkpointTo })
-              ),
-              "write"
-            ),
-            "data-mcp.sink.write",
-            { attributes: { sink: sink.name, stream: p.stream, records: p.records.length } }
-          )
+          const result = yield* writeRecords(p, checkpointTo)
           written = result.written
           for (const r of result.rejected ?? []) {
             sinkRejected.push({ record: p.records[r.index], reason: `${sink.name}: ${r.reason}`, stage: "sink" })
@@ -350,20 +378,29 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
           written,
           deadLetters: p.rejected.length + sinkRejected.length
         })
+        p.records = NONE
+        p.rejected = NONE
         yield* Effect.uninterruptible(commit(p.seq, p.checkpoint))
       })
 
     yield* batches.pipe(
-      Stream.map((numbered) => {
+      Stream.map((numbered): Pending => {
         const from = previous
         if (numbered.batch.checkpoint !== undefined) previous = encodeCheckpoint(numbered.batch.checkpoint)
-        return [numbered, from] as const
+        return { numbered, from }
       }),
-      Stream.mapEffect(([numbered, from]) => processBatch(numbered, from), {
-        concurrency: transformConcurrency,
-        unordered: !transactional
-      }),
-      Stream.mapEffect(writeBatch, { concurrency: writeConcurrency, unordered: true }),
+      (numbered) =>
+        transformConcurrency === 1 && writeConcurrency === 1
+          ? // One stage: a batch's outputs are written as soon as they exist and die right after, which keeps
+            // them out of the old generation (measured: a second stage costs ~40% throughput in GC alone).
+            Stream.mapEffect(numbered, (pending) => Effect.flatMap(processBatch(pending), writeBatch))
+          : numbered.pipe(
+              Stream.mapEffect(processBatch, {
+                concurrency: transformConcurrency,
+                unordered: !transactional
+              }),
+              Stream.mapEffect(writeBatch, { concurrency: writeConcurrency, unordered: true })
+            ),
       Stream.runDrain
     )
     if (writer.finish !== undefined) yield* Effect.withSpan(retry(writer.finish, "finish"), "data-mcp.sink.finish")

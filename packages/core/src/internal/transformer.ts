@@ -119,27 +119,94 @@ const runEffect = Effect.fnUntraced(function* (
   return out
 })
 
-/** A transform compiled for one run: run-scoped step state is created here, once. */
-export const compile = (transform: Transform.Any, retry: Retry) => {
-  const segments = segmentsOf(transform)
-  const runFns = segments.map((segment) =>
-    segment._tag === "Sync" ? segment.steps.map((step) => (step.scope === "batch" ? undefined : step.make())) : []
+type SegmentRunner = (input: ReadonlyArray<unknown>, rejected: Array<Rejection>) => Array<unknown>
+
+// A chain of map- and filter-like steps becomes one generated loop, made once per run: each step's function is
+// called from its own call site, so V8 can inline it and drop intermediate objects, as in a hand-written loop
+// (measured: the closure chain runs at about two thirds of that speed). The generated code is a fixed template
+// with positional parameters; no user text enters it. Where code generation is not allowed, the closure chain
+// serves.
+const fuse = (steps: ReadonlyArray<Transform.SyncStep>): SegmentRunner | undefined => {
+  if (steps.length === 0 || !steps.every((step) => step.kind !== undefined && step.makeFn !== undefined))
+    return undefined
+  const batchScoped = steps.map((step) => step.scope === "batch")
+  const current: Array<((record: unknown) => unknown) | undefined> = steps.map((step) =>
+    step.scope === "batch" ? undefined : step.makeFn!()
   )
+  const fns = steps.map((_step, i) => (batchScoped[i] ? (record: unknown) => current[i]!(record) : current[i]!))
+  const lines = steps.map((step, i) =>
+    step.kind === "map" ? `s = ${i}; v = f${i}(v)` : `s = ${i}; if (!f${i}(v)) continue`
+  )
+  const body = `"use strict"
+return function fusedSteps(input, rejected, names, reasonOf) {
+  const out = []
+  for (let i = 0; i < input.length; i++) {
+    const record = input[i]
+    let s = 0
+    try {
+      let v = record
+      ${lines.join("\n      ")}
+      out.push(v)
+    } catch (error) {
+      rejected.push({ record, reason: reasonOf(names[s], error) })
+    }
+  }
+  return out
+}`
+  let loop: (
+    input: ReadonlyArray<unknown>,
+    rejected: Array<Rejection>,
+    names: ReadonlyArray<string>,
+    reason: typeof reasonOf
+  ) => Array<unknown>
+  try {
+    loop = new Function(...fns.map((_, i) => `f${i}`), body)(...fns)
+  } catch {
+    return undefined
+  }
+  const names = steps.map((step) => step.name)
+  return (input, rejected) => {
+    for (let i = 0; i < steps.length; i++) if (batchScoped[i]) current[i] = steps[i]!.makeFn!()
+    return loop(input, rejected, names, reasonOf)
+  }
+}
+
+/** A transform compiled for one run: run-scoped step state is created here, once. */
+export const compile = (transform: Transform.Any, retry: Retry, options?: { readonly fused?: boolean }) => {
+  const segments = segmentsOf(transform)
+  const runners: Array<SegmentRunner | undefined> = segments.map((segment) => {
+    if (segment._tag !== "Sync") return undefined
+    const fused = options?.fused === false ? undefined : fuse(segment.steps)
+    if (fused !== undefined) return fused
+    const runFns = segment.steps.map((step) => (step.scope === "batch" ? undefined : step.make()))
+    return (input, rejected) => runSync(segment.steps, runFns, input, rejected)
+  })
   const isPassThrough = segments.length === 0
-  const process = (input: ReadonlyArray<unknown>): Effect.Effect<Processed, unknown> => {
-    if (isPassThrough) return Effect.succeed({ records: input as Array<unknown>, rejected: [] })
-    const rejected: Array<Rejection> = []
+  // The input is held in a box emptied when the effect runs, so a finished effect value that lingers in the
+  // fiber does not keep the batch alive (see RetryPolicy.retry).
+  const process = (input: ReadonlyArray<unknown>): Effect.Effect<Processed, unknown> => processHeld({ input })
+  const processHeld = (held: { input: ReadonlyArray<unknown> | undefined }): Effect.Effect<Processed, unknown> => {
+    const take = () => {
+      const input = held.input!
+      held.input = undefined
+      return input
+    }
+    if (isPassThrough) return Effect.sync(() => ({ records: take() as Array<unknown>, rejected: [] }))
     const only = segments[0]!
     if (segments.length === 1 && only._tag === "Sync") {
-      return Effect.sync(() => ({ records: runSync(only.steps, runFns[0]!, input, rejected), rejected }))
+      return Effect.sync(() => {
+        const rejected: Array<Rejection> = []
+        return { records: runners[0]!(take(), rejected), rejected }
+      })
     }
     return Effect.gen(function* () {
-      let records: Array<unknown> = input as Array<unknown>
+      const rejected: Array<Rejection> = []
+      let records: Array<unknown> = take() as Array<unknown>
       for (let i = 0; i < segments.length; i++) {
         const segment = segments[i]!
         records =
           segment._tag === "Sync"
-            ? runSync(segment.steps, runFns[i]!, records, rejected)
+            ? runners[i]!(records, rejected)
             : yield* runEffect(segment.step, records, rejected, retry)
       }
       return { records, rejected }

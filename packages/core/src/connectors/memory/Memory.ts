@@ -121,10 +121,9 @@ export const source = <A>(records: Iterable<A>, options?: SourceOptions): Source
                     for (let i = 0; i < start; i++) if (iterator.next().done) return [[], Option.none()]
                   }
                 }
-                const batch: Array<A> = []
+                let batch: Array<A> = []
                 if (Array.isArray(records)) {
-                  const upTo = Math.min(records.length, offset + size)
-                  for (let i = offset; i < upTo; i++) batch.push(records[i] as A)
+                  batch = (records as ReadonlyArray<A>).slice(offset, Math.min(records.length, offset + size))
                 } else {
                   while (batch.length < size) {
                     const next = iterator.next()
