@@ -560,3 +560,28 @@ describe("replace dispositions", () => {
       }).pipe(Effect.provide(memoryRunner()))
   )
 })
+
+describe("rate limits", () => {
+  it.live("a sink's rate limit paces writes, shared by every run of the same sink instance", () =>
+    Effect.gen(function* () {
+      const collector = Memory.sink<Row>()
+      const make = (name: string) =>
+        Pipeline.make<Row, Row>({
+          name,
+          version: "1.0.0",
+          description: "paced",
+          source: Memory.source(range(60), { batchSize: 10 }),
+          sink: collector.sink,
+          options: { batch: { rows: 10 }, rateLimit: { sink: { perSecond: 200, burst: 20 } } }
+        })
+      const started = Date.now()
+      const [a, b] = yield* Effect.all([Runner.run(make("paced_a"), {}), Runner.run(make("paced_b"), {})], {
+        concurrency: 2
+      })
+      const elapsed = Date.now() - started
+      assert.strictEqual(a.recordsWritten + b.recordsWritten, 120)
+      // 120 records at 200/s with a burst of 20 take at least (120 - 20) / 200 s = 500 ms when the bucket is shared.
+      assert.isAtLeast(elapsed, 450)
+    }).pipe(Effect.provide(memoryRunner()))
+  )
+})
