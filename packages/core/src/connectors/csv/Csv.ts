@@ -20,11 +20,17 @@ import * as ConnectorError from "../../ConnectorError.ts"
 import * as Sink from "../../Sink.ts"
 import * as Source from "../../Source.ts"
 import type { StateError } from "../../StateStore.ts"
-import { type ByteCheckpoint, type Entry, reiterable, toBatches } from "../internal/byteBatches.ts"
+import {
+  type ByteCheckpoint,
+  ByteCheckpointSchema,
+  type Entry,
+  reiterable,
+  toBatches
+} from "../internal/byteBatches.ts"
 import { classify, fail, lastByte, openOutput, sizeOrUndefined, tryFs } from "../internal/files.ts"
 import { type InvalidRecord, invalidRecord } from "../internal/invalid.ts"
 import { batchSizeOf, NonEmpty, PositiveInt, streamNameOf, untilEnd } from "../internal/options.ts"
-import { toCell, unwritable } from "../internal/values.ts"
+import { rowProblem, toCell, unwritable } from "../internal/values.ts"
 import { entries, readFirst, type Syntax } from "./internal/reader.ts"
 
 /**
@@ -73,10 +79,7 @@ export type CsvCheckpoint = ByteCheckpoint
  * @category schemas
  * @since 0.1.0
  */
-export const CsvCheckpoint: Checkpoint.CheckpointSchema<CsvCheckpoint> = Schema.Struct({
-  bytes: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
-  records: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
-}) as unknown as Checkpoint.CheckpointSchema<CsvCheckpoint>
+export const CsvCheckpoint: Checkpoint.CheckpointSchema<CsvCheckpoint> = ByteCheckpointSchema
 
 const Encoding = Schema.Literals(["utf8", "utf-8", "utf16le", "latin1", "ascii"])
 const Char = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(1))
@@ -394,13 +397,9 @@ const encodeRows = (
   const rows: Array<Array<string>> = []
   const rejected: Array<{ index: number; reason: string }> = []
   records.forEach((record, index) => {
-    if (typeof record !== "object" || record === null || Array.isArray(record)) {
-      rejected.push({ index, reason: "the record is not an object" })
-      return
-    }
-    const extra = Object.keys(record).find((key) => !known.has(key))
-    if (extra !== undefined) {
-      rejected.push({ index, reason: `field ${JSON.stringify(extra)} is not a column of ${what}` })
+    const problem = rowProblem(record, known, what)
+    if (problem !== undefined) {
+      rejected.push({ index, reason: problem })
       return
     }
     const row: Array<string> = []

@@ -1,7 +1,9 @@
 // Batching for sources that resume from a byte offset (CSV, JSONL). Entries arrive in file order, each
 // with the absolute byte offset just after it when that is known; a batch is only cut after an entry whose
 // end is known, so every checkpoint is an offset where a resumed read starts exactly at the next record.
+import { Schema } from "effect"
 import * as Batch from "../../Batch.ts"
+import type * as Checkpoint from "../../Checkpoint.ts"
 
 /** A record (or invalid record) and the byte offset right after it, when known. */
 export interface Entry<A> {
@@ -14,6 +16,12 @@ export interface ByteCheckpoint {
   readonly bytes: number
   readonly records: number
 }
+
+/** The schema of a byte-offset checkpoint (CSV and JSONL sources). */
+export const ByteCheckpointSchema: Checkpoint.CheckpointSchema<ByteCheckpoint> = Schema.Struct({
+  bytes: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  records: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+}) as unknown as Checkpoint.CheckpointSchema<ByteCheckpoint>
 
 /** Chunks of entries, then the offset just after the last byte read. */
 export interface Chunks<A> {

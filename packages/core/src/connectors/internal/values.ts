@@ -56,3 +56,13 @@ export const toCell = (value: unknown): string | undefined => {
   if (value instanceof Uint8Array) return toBase64(value)
   return toJson(value)
 }
+
+/**
+ * Why a record cannot be written as a row of the given columns (it is not an object, or it has a field that is
+ * not a column), or `undefined` when it can. Names the field, never its value.
+ */
+export const rowProblem = (record: unknown, columns: ReadonlySet<string>, what: string): string | undefined => {
+  if (typeof record !== "object" || record === null || Array.isArray(record)) return "the record is not an object"
+  const extra = Object.keys(record).find((key) => !columns.has(key))
+  return extra === undefined ? undefined : `field ${JSON.stringify(extra)} is not a column of ${what}`
+}

@@ -18,7 +18,13 @@ import * as ConnectorError from "../../ConnectorError.ts"
 import * as Sink from "../../Sink.ts"
 import * as Source from "../../Source.ts"
 import type { StateError } from "../../StateStore.ts"
-import { type ByteCheckpoint, type Entry, reiterable, toBatches } from "../internal/byteBatches.ts"
+import {
+  type ByteCheckpoint,
+  ByteCheckpointSchema,
+  type Entry,
+  reiterable,
+  toBatches
+} from "../internal/byteBatches.ts"
 import { classify, fail, lastByte, openOutput, sizeOrUndefined, tryFs } from "../internal/files.ts"
 import { type InvalidRecord, invalidRecord } from "../internal/invalid.ts"
 import { batchSizeOf, NonEmpty, PositiveInt, streamNameOf, untilEnd } from "../internal/options.ts"
@@ -49,10 +55,7 @@ export type JsonlCheckpoint = ByteCheckpoint
  * @category schemas
  * @since 0.1.0
  */
-export const JsonlCheckpoint: Checkpoint.CheckpointSchema<JsonlCheckpoint> = Schema.Struct({
-  bytes: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
-  records: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
-}) as unknown as Checkpoint.CheckpointSchema<JsonlCheckpoint>
+export const JsonlCheckpoint: Checkpoint.CheckpointSchema<JsonlCheckpoint> = ByteCheckpointSchema
 
 /**
  * The options of `Jsonl.source`.

@@ -23,6 +23,7 @@ import type { StateError } from "../../StateStore.ts"
 import * as Timestamp from "../../Timestamp.ts"
 import { classify, fail, openOutput, tryFs } from "../internal/files.ts"
 import { batchSizeOf, NonEmpty, PositiveInt, streamNameOf, untilEnd } from "../internal/options.ts"
+import { rowProblem } from "../internal/values.ts"
 import { type Column, type ColumnType, columnTypes, convert, element, infer, Mismatch } from "./internal/columns.ts"
 
 /**
@@ -445,13 +446,9 @@ export const sink = (options: SinkOptions): Sink.Sink<object> => {
           const rejected: Array<{ index: number; reason: string }> = []
           let written = 0
           batch.records.forEach((record, index) => {
-            if (typeof record !== "object" || record === null || Array.isArray(record)) {
-              rejected.push({ index, reason: "the record is not an object" })
-              return
-            }
-            const extra = Object.keys(record).find((key) => !known.has(key))
-            if (extra !== undefined) {
-              rejected.push({ index, reason: `field ${JSON.stringify(extra)} is not a column of ${what}` })
+            const problem = rowProblem(record, known, what)
+            if (problem !== undefined) {
+              rejected.push({ index, reason: problem })
               return
             }
             const values: Array<unknown> = []
