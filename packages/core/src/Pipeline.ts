@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import { createHash } from "node:crypto"
-import { type Effect, Schema } from "effect"
+import { type Effect, Redacted, Schema } from "effect"
 import type { Json } from "./Checkpoint.ts"
 import * as Config from "./Config.ts"
 import type * as DeadLetter from "./DeadLetter.ts"
@@ -303,11 +303,16 @@ export const paramsToJson = (
   const encoded = Schema.encodeUnknownSync(pipeline.params as unknown as Schema.Codec<unknown, unknown>)(params)
   const out: Record<string, Json> = {}
   if (typeof encoded !== "object" || encoded === null) return null
+  const decoded = (typeof params === "object" && params !== null ? params : {}) as Record<string, unknown>
   for (const key of Object.keys(encoded).sort()) {
     if (options?.only !== undefined && !options.only.includes(key)) continue
+    // A Redacted param is a secret: its codec encodes back to the plain value, so it is always masked.
+    const secret = Redacted.isRedacted(decoded[key])
     const value = (encoded as Record<string, unknown>)[key]
     out[key] =
-      options?.mask === true && sensitive.has(key) ? "***" : (JSON.parse(canonicalJson(value) ?? "null") as Json)
+      secret || (options?.mask === true && sensitive.has(key))
+        ? "***"
+        : (JSON.parse(canonicalJson(value) ?? "null") as Json)
   }
   return out
 }
@@ -330,7 +335,8 @@ const sha256 = (text: string): string => createHash("sha256").update(text).diges
 /**
  * The state key of a run: a hash of the pipeline's name, its `stateVersion` and the params its state depends
  * on (`stateKeyParams`, default all) plus any params bound to the caller (a tenant). Two runs with the same
- * key share checkpoints and exclude each other.
+ * key share checkpoints and exclude each other. `Redacted` params (secrets) never count: rotating a password
+ * keeps the state.
  *
  * @category utils
  * @since 0.1.0

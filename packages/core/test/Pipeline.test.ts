@@ -1,6 +1,6 @@
-import { Batch, Config, Pipeline, PipelineSet, Sink, Source, Transform } from "@data-mcp/core"
+import { Batch, Config, Memory, Pipeline, PipelineSet, Sink, Source, Transform } from "@data-mcp/core"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema, Stream } from "effect"
+import { Effect, type Redacted, Schema, Stream } from "effect"
 import * as fc from "fast-check"
 
 const source = Source.make<{ readonly id: number }>({
@@ -418,5 +418,31 @@ describe("Config", () => {
       path: "",
       detail: "needs a StateStore"
     })
+  })
+})
+
+describe("Redacted params", () => {
+  const withSecret = Pipeline.make<
+    { readonly id: number },
+    { readonly id: number },
+    { readonly region: string; readonly token: Redacted.Redacted<string> }
+  >({
+    name: "secretive",
+    version: "1.0.0",
+    description: "takes a token",
+    params: Schema.Struct({ region: Schema.String, token: Schema.RedactedFromValue(Schema.String) }),
+    source: () => Memory.source([{ id: 1 }]),
+    sink: Memory.sink<{ readonly id: number }>().sink
+  })
+
+  it("are masked in run records even when not listed as sensitive, and never enter the state key", () => {
+    const params = Schema.decodeUnknownSync(withSecret.params)({ region: "eu", token: "tok-123-secret" })
+    const json = JSON.stringify(Pipeline.paramsToJson(withSecret, params, { mask: true }))
+    assert.notInclude(json, "tok-123-secret")
+    assert.include(json, "eu")
+    const rotated = Schema.decodeUnknownSync(withSecret.params)({ region: "eu", token: "tok-456-rotated" })
+    assert.strictEqual(Pipeline.stateKey(withSecret, rotated), Pipeline.stateKey(withSecret, params))
+    const otherRegion = Schema.decodeUnknownSync(withSecret.params)({ region: "us", token: "tok-123-secret" })
+    assert.notStrictEqual(Pipeline.stateKey(withSecret, otherRegion), Pipeline.stateKey(withSecret, params))
   })
 })
