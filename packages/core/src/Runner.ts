@@ -480,9 +480,17 @@ export const make = (options?: RunnerOptions) =>
           stateKey,
           events: Stream.fromPubSub(events).pipe(Stream.takeUntil(RunEvent.isTerminal)),
           result: Deferred.await(result),
+          // A run that had already failed keeps its own summary; cancel reports it rather than inventing one.
           cancel: Effect.andThen(
             Fiber.interrupt(fiber),
-            Effect.orElseSucceed(Deferred.await(result), () => summaryOf(Exit.void))
+            Deferred.await(result).pipe(
+              Effect.catchCause((cause) =>
+                Effect.map(
+                  runStore.get(runId).pipe(Effect.orElseSucceed(() => undefined)),
+                  (stored) => stored?.summary ?? summaryOf(Exit.failCause(cause))
+                )
+              )
+            )
           )
         }
         live.set(runId, handle)

@@ -585,3 +585,23 @@ describe("rate limits", () => {
     }).pipe(Effect.provide(memoryRunner()))
   )
 })
+
+it.live("cancel after a run failed reports the failed run's summary", () =>
+  Effect.gen(function* () {
+    const [sink] = FaultInjection.sink(Memory.sink<Row>().sink, { on: 1, kind: "fatal" })
+    const handle = yield* Runner.start(
+      Pipeline.make<Row, Row>({
+        name: "fails",
+        version: "1.0.0",
+        description: "fails",
+        source: Memory.source(range(5)),
+        sink
+      }),
+      {}
+    )
+    yield* Effect.exit(handle.result)
+    const summary = yield* handle.cancel
+    assert.strictEqual(summary.status, "failed")
+    assert.strictEqual(summary.error?._tag, "ConnectorError")
+  }).pipe(Effect.provide(memoryRunner()))
+)
