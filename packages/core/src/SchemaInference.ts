@@ -687,3 +687,22 @@ export const formatDiff = (d: Diff): string => {
   ]
   return lines.length === 0 ? "(no changes)" : lines.join("\n")
 }
+
+const PathType = Schema.Struct({ path: Schema.String, type: Schema.String })
+const PathChange = Schema.Struct({ path: Schema.String, from: Schema.String, to: Schema.String })
+const PathOnly = Schema.Struct({ path: Schema.String })
+
+/**
+ * The `Diff` as a Schema, for errors, events and stored snapshots.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const DiffSchema: Schema.Codec<Diff> = Schema.Struct({
+  added: Schema.Array(PathType),
+  removed: Schema.Array(PathType),
+  widened: Schema.Array(PathChange),
+  incompatible: Schema.Array(PathChange),
+  nullable: Schema.Array(PathOnly),
+  optional: Schema.Array(PathOnly)
+})
