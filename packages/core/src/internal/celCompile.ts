@@ -397,7 +397,7 @@ const SAFE_MESSAGES: ReadonlyArray<RegExp> = [
   /^found no matching overload for '[^']*' applied to '\([\w., ()]*\)'$/,
   /^found no matching overload for _\?_:_ applied to '\([\w.]*\)'$/,
   /^(int|uint|double) (divide|modulus) by zero$/,
-  /^(int|uint) overflow during [\w_@!?:]+$/,
+  /^(int|uint) overflow during _[-+*/%]_$/,
   /^type mismatch: expected bool, got [\w.]+$/,
   /^type mismatch: iterable vs [\w.]+$/,
   /^(unresolved attribute|unsupported key type|timestamp out of range|duration out of range)$/,
