@@ -1,0 +1,172 @@
+// Schemas of the data parts of a pipeline spec: the pipeline options that make sense as data (the same fields
+// and checks as Pipeline.make's options, restated here because PipelineSpec must not import Pipeline) and the
+// closed mini-schema of template params.
+import { Effect, Schema } from "effect"
+
+const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
+const NonNegative = Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))
+const Rate = Schema.Struct({
+  perSecond: Schema.Number.check(Schema.isGreaterThan(0)),
+  burst: Schema.optionalKey(PositiveInt)
+})
+
+export const SpecOptions = Schema.Struct({
+  stateKeyParams: Schema.optionalKey(Schema.Array(Schema.String)),
+  stateVersion: Schema.optionalKey(PositiveInt),
+  batch: Schema.optionalKey(
+    Schema.Struct({
+      rows: Schema.optionalKey(PositiveInt),
+      bytes: Schema.optionalKey(PositiveInt),
+      maxWaitMs: Schema.optionalKey(NonNegative)
+    })
+  ),
+  retry: Schema.optionalKey(
+    Schema.Struct({
+      initialDelayMs: Schema.optionalKey(NonNegative),
+      maxDelayMs: Schema.optionalKey(NonNegative),
+      factor: Schema.optionalKey(Schema.Number.check(Schema.isGreaterThanOrEqualTo(1))),
+      maxAttempts: Schema.optionalKey(PositiveInt),
+      maxElapsedMs: Schema.optionalKey(NonNegative)
+    })
+  ),
+  deadLetterBudget: Schema.optionalKey(
+    Schema.Struct({
+      maxCount: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
+      maxRatio: Schema.optionalKey(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 }))),
+      minRecords: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
+    })
+  ),
+  concurrency: Schema.optionalKey(PositiveInt),
+  maxConcurrentRuns: Schema.optionalKey(PositiveInt),
+  timeoutMs: Schema.optionalKey(PositiveInt),
+  rateLimit: Schema.optionalKey(Schema.Struct({ source: Schema.optionalKey(Rate), sink: Schema.optionalKey(Rate) })),
+  sensitive: Schema.optionalKey(Schema.Array(Schema.String)),
+  schedule: Schema.optionalKey(
+    Schema.Struct({
+      cron: Schema.String,
+      timeZone: Schema.optionalKey(Schema.String),
+      misfire: Schema.optionalKey(Schema.Literals(["skip", "once"]))
+    })
+  ),
+  mcp: Schema.optionalKey(
+    Schema.Struct({
+      exposure: Schema.optionalKey(Schema.Literals(["agent", "operator"])),
+      tool: Schema.optionalKey(Schema.Boolean)
+    })
+  )
+})
+
+const Scalar = Schema.Union([Schema.String, Schema.Number, Schema.Boolean])
+
+const isRegExp = (text: string): boolean => {
+  try {
+    new RegExp(text, "u")
+    return true
+  } catch {
+    return false
+  }
+}
+
+export const ParamSpec = Schema.Struct({
+  type: Schema.Literals(["string", "integer", "number", "boolean"]),
+  description: Schema.optionalKey(Schema.String),
+  enum: Schema.optionalKey(Schema.Array(Scalar).check(Schema.isMinLength(1))),
+  minimum: Schema.optionalKey(Schema.Number),
+  maximum: Schema.optionalKey(Schema.Number),
+  pattern: Schema.optionalKey(
+    Schema.String.check(
+      Schema.makeFilter((s: string) => (isRegExp(s) ? undefined : "Expected a valid regular expression"))
+    )
+  ),
+  default: Schema.optionalKey(Scalar)
+}).check(
+  Schema.makeFilter((p: typeof ParamSpecBase.Type) => {
+    if (p.pattern !== undefined && p.type !== "string")
+      return { path: ["pattern"], issue: "pattern applies to strings only" }
+    if ((p.minimum !== undefined || p.maximum !== undefined) && p.type !== "integer" && p.type !== "number") {
+      return { path: [p.minimum !== undefined ? "minimum" : "maximum"], issue: "minimum/maximum apply to numbers only" }
+    }
+    for (const value of p.enum ?? []) {
+      if (!Schema.is(baseOf(p.type))(value)) return { path: ["enum"], issue: `every enum value must be a ${p.type}` }
+    }
+    if (p.default !== undefined && !Schema.is(paramSchemaOf(p))(p.default)) {
+      return { path: ["default"], issue: "the default does not satisfy the param's own type and constraints" }
+    }
+    return undefined
+  })
+)
+
+const ParamSpecBase = Schema.Struct({
+  type: Schema.Literals(["string", "integer", "number", "boolean"]),
+  description: Schema.optionalKey(Schema.String),
+  enum: Schema.optionalKey(Schema.Array(Scalar)),
+  minimum: Schema.optionalKey(Schema.Number),
+  maximum: Schema.optionalKey(Schema.Number),
+  pattern: Schema.optionalKey(Schema.String),
+  default: Schema.optionalKey(Scalar)
+})
+
+export type ParamSpec = typeof ParamSpecBase.Type
+
+const baseOf = (type: ParamSpec["type"]): Schema.Codec<string | number | boolean> =>
+  type === "string"
+    ? Schema.String
+    : type === "integer"
+      ? Schema.Int
+      : type === "number"
+        ? Schema.Finite
+        : Schema.Boolean
+
+/** The Effect Schema of one declared param (without its default). */
+export const paramSchemaOf = (p: ParamSpec): Schema.Codec<string | number | boolean> => {
+  let schema: Schema.Codec<string | number | boolean> =
+    p.enum !== undefined
+      ? (Schema.Literals(p.enum as ReadonlyArray<string | number | boolean>) as unknown as Schema.Codec<
+          string | number | boolean
+        >)
+      : baseOf(p.type)
+  if (p.enum !== undefined && p.type === "integer") schema = schema.check(Schema.makeFilter((v) => Number.isInteger(v)))
+  if (p.minimum !== undefined) {
+    const min = p.minimum
+    schema = schema.check(
+      Schema.makeFilter((v) => (typeof v === "number" && v >= min ? undefined : `Expected a value ≥ ${min}`))
+    )
+  }
+  if (p.maximum !== undefined) {
+    const max = p.maximum
+    schema = schema.check(
+      Schema.makeFilter((v) => (typeof v === "number" && v <= max ? undefined : `Expected a value ≤ ${max}`))
+    )
+  }
+  if (p.pattern !== undefined) {
+    const re = new RegExp(p.pattern, "u")
+    schema = schema.check(
+      Schema.makeFilter((v) =>
+        typeof v === "string" && re.test(v) ? undefined : `Expected text matching ${p.pattern}`
+      )
+    )
+  }
+  return p.description === undefined ? schema : schema.annotate({ description: p.description })
+}
+
+export type ParamsSchema = Schema.Decoder<Readonly<Record<string, string | number | boolean>>, never>
+
+/**
+ * The Effect Schema of declared params: a struct, required unless a default is given (or `defaults` overrides
+ * it), with the declared constraints.
+ */
+export const paramsSchemaOf = (
+  params: Readonly<Record<string, ParamSpec>>,
+  defaults?: Readonly<Record<string, string | number | boolean>>
+): ParamsSchema => {
+  const fields: Record<string, Schema.Top> = {}
+  for (const [name, p] of Object.entries(params)) {
+    const schema = paramSchemaOf(p)
+    const fallback = defaults !== undefined && Object.hasOwn(defaults, name) ? defaults[name] : p.default
+    fields[name] =
+      fallback === undefined
+        ? schema
+        : Schema.optionalKey(schema).pipe(Schema.withDecodingDefaultKey(Effect.succeed(fallback)))
+  }
+  return Schema.Struct(fields) as unknown as ParamsSchema
+}
