@@ -622,7 +622,7 @@ const makeRole = (
           locator,
           [role, "options", ...(error.path === "" ? [] : error.path.split("."))],
           "InvalidOption",
-          `${error.detail} (${definition.kind} ${role} option${error.path === "" ? "s" : ` "${error.path}"`})`
+          `${error.detail.startsWith("Expected no excess") ? "unknown option (check the spelling)" : error.detail} (${definition.kind} ${role} option${error.path === "" ? "s" : ` "${error.path}"`})`
         )
       )
     )
