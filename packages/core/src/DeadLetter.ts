@@ -19,7 +19,7 @@ import { StateError } from "./StateStore.ts"
  * @category models
  * @since 0.1.0
  */
-export type Stage = "source" | "transform" | "sink"
+export type Stage = "source" | "transform" | "schema" | "sink"
 
 /**
  * A record set aside, with why. `record` is the record in lossless JSON form (see `encodeRecord`).
@@ -374,7 +374,7 @@ const StoredLine = Schema.Struct({
     stateKey: Schema.String,
     runId: Schema.String,
     stream: Schema.String,
-    stage: Schema.Literals(["source", "transform", "sink"]),
+    stage: Schema.Literals(["source", "transform", "schema", "sink"]),
     reason: Schema.String,
     record: Schema.Json,
     at: Schema.String

@@ -7,12 +7,15 @@
  * @since 0.1.0
  */
 import { createHash } from "node:crypto"
-import { type Effect, Redacted, Schema } from "effect"
+import { Effect, Redacted, Schema } from "effect"
 import type { Json } from "./Checkpoint.ts"
+import type * as ColumnNames from "./ColumnNames.ts"
 import * as Config from "./Config.ts"
 import type * as DeadLetter from "./DeadLetter.ts"
+import * as PipelineSpec from "./PipelineSpec.ts"
 import type * as RateLimiter from "./RateLimiter.ts"
 import type * as RetryPolicy from "./RetryPolicy.ts"
+import type * as SchemaContract from "./SchemaContract.ts"
 import type * as Sink from "./Sink.ts"
 import type * as Source from "./Source.ts"
 import * as Transform from "./Transform.ts"
@@ -82,6 +85,14 @@ export interface Options<P> {
   readonly sensitive?: ReadonlyArray<string> | undefined
   readonly schedule?: Schedule | undefined
   readonly mcp?: McpOptions | undefined
+  /**
+   * Track and enforce each stream's schema (opt-in): `{ tables, columns, dataType }`, each `evolve | freeze |
+   * discardRow | discardValue` (defaults evolve, evolve, freeze). Changes become versioned snapshots with a
+   * diff, a `SchemaChanged` event and a summary line; `freeze` fails the run with a readable diff.
+   */
+  readonly schemaContract?: SchemaContract.Contract | undefined
+  /** Nested objects: kept as JSON values (`"json"`, the default) or flattened to `parent__child` fields. */
+  readonly nested?: ColumnNames.Nesting | undefined
 }
 
 /**
@@ -131,6 +142,7 @@ const RateSchema = Schema.Struct({
   perSecond: Schema.Number.check(Schema.isGreaterThan(0)),
   burst: Schema.optionalKey(PositiveInt)
 })
+const ContractMode = Schema.Literals(["evolve", "freeze", "discardRow", "discardValue"])
 const OptionsSchema = Schema.Struct({
   stateKeyParams: Schema.optionalKey(Schema.Array(Schema.String)),
   stateVersion: Schema.optionalKey(PositiveInt),
@@ -176,6 +188,20 @@ const OptionsSchema = Schema.Struct({
       exposure: Schema.optionalKey(Schema.Literals(["agent", "operator"])),
       tool: Schema.optionalKey(Schema.Boolean)
     })
+  ),
+  schemaContract: Schema.optionalKey(
+    Schema.Struct({
+      tables: Schema.optionalKey(ContractMode),
+      columns: Schema.optionalKey(ContractMode),
+      dataType: Schema.optionalKey(ContractMode),
+      widenTo: Schema.optionalKey(Schema.Literal("text"))
+    })
+  ),
+  nested: Schema.optionalKey(
+    Schema.Union([
+      Schema.Literal("json"),
+      Schema.Struct({ flatten: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)) })
+    ])
   )
 })
 
@@ -385,3 +411,34 @@ export const contentHash = (pipeline: Any): string => {
   })
   return sha256(material ?? "")
 }
+
+/**
+ * Builds a pipeline from a spec (data: JSON or YAML parsed with `PipelineSpec.parse`/`load`): connectors by kind
+ * from the catalog, declarative transform steps with CEL filters and derives compiled once, secrets resolved by
+ * reference through the `SecretProvider`. Mistakes fail with a `SpecError` naming the file, path and field.
+ *
+ * **Example** (From a YAML file)
+ *
+ * ```ts
+ * import { ConnectorCatalog, Pipeline, PipelineSpec, SecretProvider } from "@data-mcp/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function* () {
+ *   const spec = yield* PipelineSpec.load("pipelines/orders.yaml")
+ *   return yield* Pipeline.fromSpec(spec, { catalog: ConnectorCatalog.builtins, secrets: SecretProvider.fromEnv() })
+ * })
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fromSpec = (
+  spec: PipelineSpec.PipelineSpec,
+  options: Parameters<typeof PipelineSpec.build>[1]
+): Effect.Effect<Any, PipelineSpec.SpecError | Config.ConfigError> =>
+  Effect.flatMap(PipelineSpec.build(spec, options), (built) =>
+    Effect.try({
+      try: () => make(built as MakeOptions<unknown, unknown, unknown>) as Any,
+      catch: (error) => error as Config.ConfigError
+    })
+  )

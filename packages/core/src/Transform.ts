@@ -191,6 +191,16 @@ export class RecordRejected extends Schema.TaggedError<RecordRejected>("@data-mc
 }
 
 /**
+ * Appends hand-made steps (see `mapStep` and `filterStep`) to a transform: for step kinds the combinators do not
+ * cover, such as the declarative steps of pipeline specs. The output type is the caller's to state.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const andThen = <A, B, C, E>(self: Transform<A, B, E>, steps: ReadonlyArray<Step>): Transform<A, C, E> =>
+  fromSteps([...self.steps, ...steps])
+
+/**
  * Applies `f` to every record.
  *
  * @category combinators

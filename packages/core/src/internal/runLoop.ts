@@ -5,11 +5,14 @@
 import { Effect, Option, Random, Schema, type Scope, Semaphore, Stream } from "effect"
 import type { Batch } from "../Batch.ts"
 import type { Json } from "../Checkpoint.ts"
+import * as ColumnNames from "../ColumnNames.ts"
 import * as DeadLetter from "../DeadLetter.ts"
 import * as Pipeline from "../Pipeline.ts"
 import type * as RateLimiter from "../RateLimiter.ts"
 import * as RetryPolicy from "../RetryPolicy.ts"
 import type * as RunEvent from "../RunEvent.ts"
+import * as SchemaContract from "../SchemaContract.ts"
+import * as SchemaInference from "../SchemaInference.ts"
 import type * as Sink from "../Sink.ts"
 import * as Source from "../Source.ts"
 import { type Lease, StateError, type StateStoreShape } from "../StateStore.ts"
@@ -97,6 +100,16 @@ const streamStats = (stats: Stats, stream: string) => {
   }
   return s
 }
+
+const loadSnapshots = (store: StateStoreShape, key: string) =>
+  Effect.map(store.load(key), (json) => {
+    const snapshots = new Map<string, SchemaContract.Snapshot>()
+    if (Array.isArray(json)) {
+      for (const s of DeadLetter.decodeRecord(json) as ReadonlyArray<SchemaContract.Snapshot>)
+        snapshots.set(s.stream, s)
+    }
+    return snapshots
+  })
 
 // Per-record loops live in plain functions: V8 optimises hot loops inside generator bodies poorly.
 const withoutInvalid = (
@@ -241,6 +254,61 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
         : read().pipe(Stream.tap((batch) => ctx.limiters.source!.take(Math.max(1, batch.records.length))))
 
     const compiled = Transformer.compile(pipeline.transforms, retry)
+
+    // Schema contracts (opt-in): snapshots persist per state key, so a later run enforces what earlier ones saw.
+    const schemaKey = `${ctx.stateKey}#schemas`
+    const nesting = pipeline.options.nested ?? ColumnNames.defaultNesting
+    const contract = pipeline.options.schemaContract
+    const enforcer =
+      contract === undefined
+        ? undefined
+        : SchemaContract.make(contract, { initial: yield* loadSnapshots(ctx.stateStore, schemaKey) })
+    const shapeBatch = (stream: string, records: ReadonlyArray<unknown>, rejected: Array<Rejected>) =>
+      Effect.gen(function* () {
+        let shaped = records
+        if (nesting !== "json") {
+          const flat: Array<unknown> = []
+          for (const record of records) {
+            const nested = ColumnNames.nest(record as Record<string, unknown>, nesting)
+            if (nested._tag === "Success") flat.push(nested.success)
+            else rejected.push({ record, reason: `nesting: ${nested.failure.message}`, stage: "schema" })
+          }
+          shaped = flat
+        }
+        if (enforcer === undefined) return shaped
+        const applied = yield* enforcer.apply(stream, shaped)
+        for (const d of applied.discarded) {
+          rejected.push({ record: d.record, reason: `schema contract: ${d.reasons.join("; ")}`, stage: "schema" })
+        }
+        if (applied.trimmed.length > 0) {
+          const fields = [...new Set(applied.trimmed.flatMap((t) => t.fields))].slice(0, 10)
+          noteOnce(`schema contract discarded values of ${stream}: ${fields.join(", ")}`)
+        }
+        if (applied.snapshot !== undefined) {
+          const snapshot = applied.snapshot
+          yield* ctx.stateStore.set(schemaKey, DeadLetter.encodeRecord(enforcer.snapshots()))
+          stats.notes.push(
+            `schema of ${stream} is now version ${snapshot.version}${
+              snapshot.version === 1 ? "" : `: ${SchemaInference.formatDiff(snapshot.diff).replaceAll("\n", "; ")}`
+            }`
+          )
+          yield* ctx.emit({
+            _tag: "SchemaChanged",
+            runId: ctx.runId,
+            at: ctx.now(),
+            stream,
+            version: snapshot.version,
+            diff: DeadLetter.encodeRecord(snapshot.diff)
+          })
+        }
+        return applied.records
+      })
+    const noted = new Set<string>()
+    const noteOnce = (line: string) => {
+      if (noted.has(line) || noted.size > 50) return
+      noted.add(line)
+      stats.notes.push(line)
+    }
     const transformConcurrency = pipeline.options.concurrency ?? compiled.concurrency
     const writeConcurrency = transactional ? 1 : Math.max(1, sink.capabilities.maxConcurrentWrites ?? 1)
     const batches = yield* Batcher.rebatch(
@@ -262,7 +330,7 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
         const read = records.length
         const rejected: Array<Rejected> = []
         const input = withoutInvalid(records, source.name, rejected)
-        return Effect.map(compiled.process(input), (out): Processed => {
+        const processed = Effect.map(compiled.process(input), (out): Processed => {
           for (const r of out.rejected) rejected.push({ record: r.record, reason: r.reason, stage: "transform" })
           return {
             seq,
@@ -274,6 +342,11 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
             checkpointFrom
           }
         })
+        return enforcer === undefined && nesting === "json"
+          ? processed
+          : Effect.flatMap(processed, (p) =>
+              Effect.map(shapeBatch(p.stream, p.records, rejected), (records): Processed => ({ ...p, records }))
+            )
       })
 
     const storeDeadLetters = (stream: string, seq: number, rejected: ReadonlyArray<Rejected>) =>

@@ -135,17 +135,10 @@ export const isNo = (u: unknown): boolean => u === NO
 // ---------------------------------------------------------------------------------------------------------------
 // Building transforms
 
-// Transform has no public way to append a hand-made step, so a transform with extra steps is a copy of one made
-// by the combinators (same prototype and brand) with a longer `steps` array.
 export const appendSteps = (
   self: Transform.Any,
   steps: ReadonlyArray<Transform.Step>
-): Transform.Transform<unknown, unknown, unknown> => {
-  const out = Object.create(Object.getPrototypeOf(self)) as Record<string, unknown>
-  Object.assign(out, self)
-  out.steps = [...self.steps, ...steps]
-  return out as unknown as Transform.Transform<unknown, unknown, unknown>
-}
+): Transform.Transform<unknown, unknown, unknown> => Transform.andThen(self, steps)
 
 const reject = (reason: string): never => {
   throw new Transform.RecordRejected({ reason })
