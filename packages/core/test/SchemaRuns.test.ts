@@ -1,11 +1,17 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 // Schema contracts through the runner, on a stream whose shape changes mid-run, and across runs.
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Stream } from "effect"
+import * as ConnectorCatalog from "../src/ConnectorCatalog.ts"
 import * as Memory from "../src/connectors/memory/Memory.ts"
 import * as DeadLetter from "../src/DeadLetter.ts"
 import * as Pipeline from "../src/Pipeline.ts"
+import * as PipelineSpec from "../src/PipelineSpec.ts"
 import * as Runner from "../src/Runner.ts"
 import type * as SchemaContract from "../src/SchemaContract.ts"
+import * as SecretProvider from "../src/SecretProvider.ts"
 import { memoryRunner } from "./utils.ts"
 
 type Row = Record<string, unknown>
@@ -131,6 +137,44 @@ describe("schema contracts in runs", () => {
         {}
       )
       assert.deepStrictEqual(Object.keys(collector.records()[0]!).sort(), ["customer__address", "customer__name", "id"])
+    }).pipe(Effect.provide(memoryRunner()))
+  )
+})
+
+describe("Pipeline.fromSpec", () => {
+  it.live("builds a runnable pipeline from a YAML spec on the file connectors", () =>
+    Effect.gen(function* () {
+      const dir = mkdtempSync(join(tmpdir(), "dm-fromspec-"))
+      writeFileSync(join(dir, "in.csv"), "id,amount\n1,5\n2,50\n3,500\n")
+      const spec = yield* PipelineSpec.parse(
+        [
+          "name: big_amounts",
+          "version: 1.0.0",
+          "description: Keeps amounts over 10",
+          `source: { kind: csv, options: { path: ${JSON.stringify(join(dir, "in.csv"))} } }`,
+          "transforms:",
+          "  - cast: { id: integer, amount: number }",
+          '  - filter: "record.amount > 10.0"',
+          `sink: { kind: jsonl, options: { path: ${JSON.stringify(join(dir, "out.jsonl"))} } }`
+        ].join("\n"),
+        { file: "big.yaml" }
+      )
+      const pipeline = yield* Pipeline.fromSpec(spec, {
+        catalog: ConnectorCatalog.builtins,
+        secrets: SecretProvider.fromRecord({})
+      })
+      const summary = yield* Runner.run(pipeline, {})
+      assert.strictEqual(summary.recordsWritten, 2)
+      assert.deepStrictEqual(
+        readFileSync(join(dir, "out.jsonl"), "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l)),
+        [
+          { id: 2, amount: 50 },
+          { id: 3, amount: 500 }
+        ]
+      )
     }).pipe(Effect.provide(memoryRunner()))
   )
 })
