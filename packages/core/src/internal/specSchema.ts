@@ -1,60 +1,9 @@
-// Schemas of the data parts of a pipeline spec: the pipeline options that make sense as data (the same fields
-// and checks as Pipeline.make's options, restated here because PipelineSpec must not import Pipeline) and the
-// closed mini-schema of template params.
+// Schemas of the data parts of a pipeline spec: the pipeline options (shared with Pipeline.make through
+// internal/pipelineOptions.ts) and the closed mini-schema of template params.
 import { Effect, Schema } from "effect"
+import { OptionsSchema } from "./pipelineOptions.ts"
 
-const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
-const NonNegative = Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))
-const Rate = Schema.Struct({
-  perSecond: Schema.Number.check(Schema.isGreaterThan(0)),
-  burst: Schema.optionalKey(PositiveInt)
-})
-
-export const SpecOptions = Schema.Struct({
-  stateKeyParams: Schema.optionalKey(Schema.Array(Schema.String)),
-  stateVersion: Schema.optionalKey(PositiveInt),
-  batch: Schema.optionalKey(
-    Schema.Struct({
-      rows: Schema.optionalKey(PositiveInt),
-      bytes: Schema.optionalKey(PositiveInt),
-      maxWaitMs: Schema.optionalKey(NonNegative)
-    })
-  ),
-  retry: Schema.optionalKey(
-    Schema.Struct({
-      initialDelayMs: Schema.optionalKey(NonNegative),
-      maxDelayMs: Schema.optionalKey(NonNegative),
-      factor: Schema.optionalKey(Schema.Number.check(Schema.isGreaterThanOrEqualTo(1))),
-      maxAttempts: Schema.optionalKey(PositiveInt),
-      maxElapsedMs: Schema.optionalKey(NonNegative)
-    })
-  ),
-  deadLetterBudget: Schema.optionalKey(
-    Schema.Struct({
-      maxCount: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
-      maxRatio: Schema.optionalKey(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 }))),
-      minRecords: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
-    })
-  ),
-  concurrency: Schema.optionalKey(PositiveInt),
-  maxConcurrentRuns: Schema.optionalKey(PositiveInt),
-  timeoutMs: Schema.optionalKey(PositiveInt),
-  rateLimit: Schema.optionalKey(Schema.Struct({ source: Schema.optionalKey(Rate), sink: Schema.optionalKey(Rate) })),
-  sensitive: Schema.optionalKey(Schema.Array(Schema.String)),
-  schedule: Schema.optionalKey(
-    Schema.Struct({
-      cron: Schema.String,
-      timeZone: Schema.optionalKey(Schema.String),
-      misfire: Schema.optionalKey(Schema.Literals(["skip", "once"]))
-    })
-  ),
-  mcp: Schema.optionalKey(
-    Schema.Struct({
-      exposure: Schema.optionalKey(Schema.Literals(["agent", "operator"])),
-      tool: Schema.optionalKey(Schema.Boolean)
-    })
-  )
-})
+export const SpecOptions = OptionsSchema
 
 const Scalar = Schema.Union([Schema.String, Schema.Number, Schema.Boolean])
 
