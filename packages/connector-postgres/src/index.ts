@@ -5,4 +5,6 @@
  *
  * @since 0.1.0
  */
-export {}
+export * as PostgresConfig from "./PostgresConfig.ts"
+export * as PostgresError from "./PostgresError.ts"
+export * as Sql from "./Sql.ts"
