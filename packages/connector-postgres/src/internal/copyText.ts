@@ -1,0 +1,360 @@
+/**
+ * The COPY text format engine: splitting a byte stream into rows and fields, undoing and applying COPY's
+ * backslash escapes, and typing each field by its column's kind. Errors are `CopyFailure`s carrying the column
+ * index and row number; the public module turns them into `CodecError`s.
+ *
+ * @since 0.1.0
+ */
+import {
+  ARRAY,
+  BOOL,
+  BYTEA,
+  decodeArray,
+  decodeScalar,
+  FLOAT,
+  formatArray,
+  formatScalar,
+  INT,
+  INT8,
+  Malformed,
+  NUMERIC,
+  parseInt8Range,
+  parseIntRange,
+  TEXT
+} from "./copyValues.ts"
+
+/** How one column is decoded and encoded. */
+export interface ColumnPlan {
+  readonly name: string
+  readonly kind: number
+  /** The element kind when `kind` is `ARRAY`. */
+  readonly elementKind: number
+}
+
+/** A failure at a known column and row (1-based); `detail` never quotes the value. */
+export class CopyFailure {
+  readonly column: number
+  readonly row: number
+  readonly detail: string
+  constructor(column: number, row: number, detail: string) {
+    this.column = column
+    this.row = row
+    this.detail = detail
+  }
+}
+
+const decodeTyped = (plan: ColumnPlan, s: string): unknown =>
+  plan.kind === ARRAY ? decodeArray(s, plan.elementKind) : decodeScalar(plan.kind, s)
+
+// Undoes COPY text escapes in text[start, end). Octal and hex escapes are bytes of the (UTF-8) server encoding,
+// so consecutive ones are collected and decoded together.
+const unescapeCopy = (text: string, start: number, end: number): string => {
+  let out = ""
+  let from = start
+  let i = start
+  let bytes: Array<number> | undefined
+  const flushBytes = () => {
+    if (bytes !== undefined) {
+      out += Buffer.from(bytes).toString("utf8")
+      bytes = undefined
+    }
+  }
+  while (i < end) {
+    if (text.charCodeAt(i) !== 92) {
+      i++
+      continue
+    }
+    if (i > from) {
+      flushBytes()
+      out += text.slice(from, i)
+    }
+    const c = text.charCodeAt(i + 1)
+    i += 2
+    let byte = -1
+    let ch = ""
+    switch (c) {
+      case 98:
+        ch = "\b"
+        break
+      case 102:
+        ch = "\f"
+        break
+      case 110:
+        ch = "\n"
+        break
+      case 114:
+        ch = "\r"
+        break
+      case 116:
+        ch = "\t"
+        break
+      case 118:
+        ch = "\v"
+        break
+      case 120: {
+        const h1 = hexDigit(text.charCodeAt(i))
+        if (h1 < 0 || i >= end) {
+          ch = "x"
+          break
+        }
+        byte = h1
+        i++
+        const h2 = i < end ? hexDigit(text.charCodeAt(i)) : -1
+        if (h2 >= 0) {
+          byte = byte * 16 + h2
+          i++
+        }
+        break
+      }
+      default:
+        if (c >= 48 && c <= 55) {
+          byte = c - 48
+          for (let k = 0; k < 2 && i < end; k++) {
+            const o = text.charCodeAt(i)
+            if (o < 48 || o > 55) break
+            byte = byte * 8 + (o - 48)
+            i++
+          }
+          byte &= 0xff
+        } else {
+          ch = text[i - 1] ?? ""
+        }
+    }
+    if (byte >= 0) {
+      if (bytes === undefined) bytes = []
+      bytes.push(byte)
+    } else {
+      flushBytes()
+      out += ch
+    }
+    from = i
+  }
+  flushBytes()
+  return from < end ? out + text.slice(from, end) : out
+}
+
+const hexDigit = (c: number): number =>
+  c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1
+
+/**
+ * Decodes COPY text rows. Feed it chunks in order; it carries an incomplete row (and any split UTF-8 character:
+ * rows end at a 0x0A byte, which never occurs inside a multi-byte character) to the next chunk.
+ */
+export class CopyTextDecoder {
+  private readonly plans: ReadonlyArray<ColumnPlan>
+  private readonly names: ReadonlyArray<string>
+  private readonly safeKeys: boolean
+  private pending: Array<Uint8Array> = []
+  private pendingBytes = 0
+  rows = 0
+
+  constructor(plans: ReadonlyArray<ColumnPlan>) {
+    this.plans = plans
+    this.names = plans.map((p) => p.name)
+    this.safeKeys = !this.names.includes("__proto__")
+  }
+
+  /** Bytes of an incomplete row held back for the next chunk. */
+  get bufferedBytes(): number {
+    return this.pendingBytes
+  }
+
+  push(chunk: Uint8Array, out: Array<Record<string, unknown>>): void {
+    const nl = chunk.lastIndexOf(10)
+    if (nl < 0) {
+      if (chunk.length > 0) {
+        this.pending.push(Uint8Array.prototype.slice.call(chunk))
+        this.pendingBytes += chunk.length
+      }
+      return
+    }
+    let text: string
+    if (this.pending.length === 0) {
+      text = Buffer.from(chunk.buffer, chunk.byteOffset, nl + 1).toString("utf8")
+    } else {
+      this.pending.push(chunk.subarray(0, nl + 1))
+      text = Buffer.concat(this.pending).toString("utf8")
+      this.pending = []
+      this.pendingBytes = 0
+    }
+    if (nl + 1 < chunk.length) {
+      // Copy: the producer may reuse its buffer once we return.
+      this.pending.push(Uint8Array.prototype.slice.call(chunk, nl + 1))
+      this.pendingBytes = chunk.length - nl - 1
+    }
+    this.parse(text, out)
+  }
+
+  /** Ends the input: a held-back partial row is an error (the stream was cut). */
+  end(): void {
+    if (this.pendingBytes > 0) {
+      const row = this.rows + 1
+      this.pending = []
+      this.pendingBytes = 0
+      throw new CopyFailure(0, row, "the input ended inside a row")
+    }
+  }
+
+  private parse(text: string, out: Array<Record<string, unknown>>): void {
+    const plans = this.plans
+    const names = this.names
+    const n = plans.length
+    const len = text.length
+    let pos = 0
+    let column = 0
+    try {
+      while (pos < len) {
+        this.rows++
+        const record: Record<string, unknown> = {}
+        if (n === 0) {
+          if (text.charCodeAt(pos) !== 10) throw new Malformed("the row has more fields than columns")
+          pos++
+          out.push(record)
+          continue
+        }
+        for (column = 0; column < n; column++) {
+          const plan = plans[column]!
+          const start = pos
+          let escaped = false
+          let c = text.charCodeAt(pos)
+          while (c !== 9 && c !== 10) {
+            if (c === 92) {
+              escaped = true
+              if (text.charCodeAt(pos + 1) === 10) throw new Malformed("a backslash before the end of the row")
+              pos++
+            }
+            c = text.charCodeAt(++pos)
+          }
+          if (column < n - 1) {
+            if (c !== 9) throw new Malformed("the row has fewer fields than columns")
+          } else if (c !== 10) {
+            throw new Malformed("the row has more fields than columns")
+          }
+          let value: unknown
+          if (escaped) {
+            value =
+              pos - start === 2 && text.charCodeAt(start + 1) === 78
+                ? null
+                : decodeTyped(plan, unescapeCopy(text, start, pos))
+          } else {
+            switch (plan.kind) {
+              case TEXT:
+              case NUMERIC:
+                value = text.slice(start, pos)
+                if (plan.kind === NUMERIC) decodeScalar(NUMERIC, value as string)
+                break
+              case INT:
+                value = parseIntRange(text, start, pos)
+                break
+              case INT8:
+                value = parseInt8Range(text, start, pos)
+                break
+              case BOOL: {
+                const b = pos - start === 1 ? text.charCodeAt(start) : 0
+                if (b === 116) value = true
+                else if (b === 102) value = false
+                else throw new Malformed("expected a boolean (t or f)")
+                break
+              }
+              case FLOAT:
+                value = decodeScalar(FLOAT, text.slice(start, pos))
+                break
+              default:
+                value = decodeTyped(plan, text.slice(start, pos))
+            }
+          }
+          if (this.safeKeys) record[names[column]!] = value
+          else
+            Object.defineProperty(record, names[column]!, {
+              value,
+              enumerable: true,
+              writable: true,
+              configurable: true
+            })
+          pos++
+        }
+        out.push(record)
+      }
+    } catch (e) {
+      if (e instanceof Malformed) throw new CopyFailure(column, this.rows, e.detail)
+      throw e
+    }
+  }
+}
+
+// COPY text escaping: backslash, newline, carriage return and tab. NUL cannot be stored in PostgreSQL text.
+const escapeCopy = (s: string): string => {
+  let i = 0
+  const len = s.length
+  for (; i < len; i++) {
+    const c = s.charCodeAt(i)
+    if (c === 92 || c === 9 || c === 10 || c === 13 || c === 0) break
+  }
+  if (i === len) return s
+  let out = s.slice(0, i)
+  let from = i
+  for (; i < len; i++) {
+    const c = s.charCodeAt(i)
+    let rep: string
+    if (c === 92) rep = "\\\\"
+    else if (c === 9) rep = "\\t"
+    else if (c === 10) rep = "\\n"
+    else if (c === 13) rep = "\\r"
+    else if (c === 0) throw new Malformed("text cannot contain U+0000 (NUL)")
+    else continue
+    out += s.slice(from, i) + rep
+    from = i + 1
+  }
+  return out + s.slice(from)
+}
+
+/** Encodes records to COPY text rows. */
+export class CopyTextEncoder {
+  private readonly plans: ReadonlyArray<ColumnPlan>
+  rows = 0
+
+  constructor(plans: ReadonlyArray<ColumnPlan>) {
+    this.plans = plans
+  }
+
+  encodeRow(record: Readonly<Record<string, unknown>>): string {
+    const plans = this.plans
+    this.rows++
+    let out = ""
+    let column = 0
+    try {
+      for (; column < plans.length; column++) {
+        const plan = plans[column]!
+        const v = record[plan.name]
+        if (column > 0) out += "\t"
+        if (v === null || v === undefined) {
+          out += "\\N"
+          continue
+        }
+        switch (plan.kind) {
+          case INT:
+          case INT8:
+          case FLOAT:
+          case NUMERIC:
+          case BOOL:
+            // Digits, signs, dots, letters: nothing to escape.
+            out += formatScalar(plan.kind, v)
+            break
+          case BYTEA:
+            // The hex form's one backslash, escaped for COPY.
+            out += `\\${formatScalar(BYTEA, v)}`
+            break
+          case ARRAY:
+            out += escapeCopy(formatArray(v, plan.elementKind))
+            break
+          default:
+            out += escapeCopy(formatScalar(plan.kind, v))
+        }
+      }
+    } catch (e) {
+      if (e instanceof Malformed) throw new CopyFailure(column, this.rows, e.detail)
+      throw e
+    }
+    return `${out}\n`
+  }
+}
