@@ -441,13 +441,13 @@ export const classify = (cause: unknown, operation: string): ConnectorError.Reas
  * **Example** (Mapping a promise rejection)
  *
  * ```ts
- * import { PostgresError } from "@data-mcp/connector-postgres"
+ * import { PostgresError, Sql } from "@data-mcp/connector-postgres"
  * import { Effect } from "effect"
  * import type pg from "pg"
  *
- * const count = (client: pg.Client) =>
+ * const ping = (client: pg.Client) =>
  *   Effect.tryPromise({
- *     try: () => client.query("select 1"),
+ *     try: () => client.query(Sql.toQueryConfig(Sql.sql`select 1`)),
  *     catch: (cause) => PostgresError.toConnectorError(cause, "check")
  *   })
  * ```

@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+export * as PostgresCodec from "./PostgresCodec.ts"
 export * as PostgresConfig from "./PostgresConfig.ts"
 export * as PostgresError from "./PostgresError.ts"
 export * as Sql from "./Sql.ts"
