@@ -359,15 +359,20 @@ export const formatBytea = (bytes: Uint8Array): string =>
 // ---------------------------------------------------------------------------------------------------------------
 // JSON
 
-// JSON.parse turns integers beyond 2^53 into rounded doubles. A run of 16+ digits is the only way such an integer
-// can appear, so texts without one (nearly all) take the native parser; the rest take the lossless one below.
-const hasLongDigitRun = (s: string): boolean => {
+// JSON.parse turns integers beyond 2^53 into rounded doubles. Such an integer needs a run of 16+ digits that does
+// not follow a decimal point, so texts without one (nearly all, fractions included) take the native parser; the
+// rest take the lossless one below. Digits inside strings may trigger it too, which costs time, not correctness.
+const hasLongIntegerRun = (s: string): boolean => {
   let run = 0
+  let fraction = false
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)
     if (c >= 48 && c <= 57) {
-      if (++run >= 16) return true
-    } else run = 0
+      if (++run >= 16 && !fraction) return true
+    } else {
+      run = 0
+      fraction = c === 46
+    }
   }
   return false
 }
@@ -375,7 +380,7 @@ const hasLongDigitRun = (s: string): boolean => {
 /** Parses JSON text; integers outside ±(2^53 − 1) become `bigint`, every other number a `number`. */
 export const decodeJson = (s: string): unknown => {
   try {
-    if (!hasLongDigitRun(s)) return JSON.parse(s)
+    if (!hasLongIntegerRun(s)) return JSON.parse(s)
     const parser = new LosslessJson(s)
     const value = parser.value()
     parser.space()
