@@ -18,14 +18,6 @@ import * as internal from "./internal/sql.ts"
 export type Fragment = internal.Fragment
 
 /**
- * The class of `Fragment`s, for `instanceof` checks.
- *
- * @category models
- * @since 0.1.0
- */
-export const Fragment: typeof internal.Fragment = internal.Fragment
-
-/**
  * A query could not be built safely (a second statement, a raw `$n`, a placeholder inside quotes, an
  * identifier outside its closed set). `retryable` is always `false`; the message says what to change and
  * never holds a bound value.

@@ -104,6 +104,11 @@ describe("Sql", () => {
       refuses(() => Sql.join(["x" as unknown as Sql.Fragment]), /fragments only/)
     })
 
+    it("a fragment cannot be constructed from text", () => {
+      const Ctor = sql`select 1`.constructor as new (token: unknown, segments: unknown) => Sql.Fragment
+      refuses(() => new Ctor(undefined, [{ _tag: "Text", text: "drop table t" }]), /never constructed/)
+    })
+
     it("isFragment tells fragments from look-alikes", () => {
       assert.isTrue(Sql.isFragment(sql`select 1`))
       assert.isTrue(Sql.isFragment(sql.ident("t")))

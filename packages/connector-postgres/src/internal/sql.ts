@@ -32,6 +32,9 @@ export class SqlError extends Schema.TaggedError<SqlError>("@data-mcp/connector-
   }
 }
 
+/** Guards the `Fragment` constructor, so no text can become SQL except through this module. */
+const PRIVATE: unique symbol = Symbol("@data-mcp/connector-postgres/Sql/private")
+
 type Segment = { readonly _tag: "Text"; readonly text: string } | { readonly _tag: "Value"; readonly value: unknown }
 
 const render = (segments: ReadonlyArray<Segment>): { text: string; values: Array<unknown> } => {
@@ -62,8 +65,11 @@ export class Fragment {
   /** @internal */
   readonly segments: ReadonlyArray<Segment>
 
-  /** @internal */
-  constructor(segments: ReadonlyArray<Segment>) {
+  /** @internal Only this module can build a fragment: the token is private to it. */
+  constructor(token: unknown, segments: ReadonlyArray<Segment>) {
+    if (token !== PRIVATE) {
+      throw new SqlError({ detail: "Fragments are built with sql`…`, sql.ident and sql.join, never constructed." })
+    }
     this.segments = segments
     const rendered = render(segments)
     this.text = rendered.text
@@ -238,7 +244,7 @@ export const template = (strings: TemplateStringsArray, args: ReadonlyArray<unkn
       } else segments.push({ _tag: "Value", value: arg })
     }
   }
-  return new Fragment(segments)
+  return new Fragment(PRIVATE, segments)
 }
 
 /** PostgreSQL truncates identifiers longer than NAMEDATALEN - 1 bytes. */
@@ -295,7 +301,7 @@ export const ident = (
       })
     }
   }
-  return new Fragment([{ _tag: "Text", text: parts.map(quoteIdent).join(".") }])
+  return new Fragment(PRIVATE, [{ _tag: "Text", text: parts.map(quoteIdent).join(".") }])
 }
 
 /** @internal */
@@ -310,11 +316,11 @@ export const join = (fragments: Iterable<Fragment>, separator: Fragment): Fragme
     segments.push(...fragment.segments)
     first = false
   }
-  return new Fragment(segments)
+  return new Fragment(PRIVATE, segments)
 }
 
 /** @internal */
-export const empty: Fragment = new Fragment([])
+export const empty: Fragment = new Fragment(PRIVATE, [])
 
 /** @internal */
-export const comma: Fragment = new Fragment([{ _tag: "Text", text: ", " }])
+export const comma: Fragment = new Fragment(PRIVATE, [{ _tag: "Text", text: ", " }])
