@@ -127,6 +127,27 @@ describe("PostgresCodec", () => {
   })
 
   describe("golden values", () => {
+    it("holds the JSDoc examples", () => {
+      const decoder = makeDecoder([
+        { name: "id", oid: Oid.int8 },
+        { name: "price", oid: Oid.numeric },
+        { name: "tags", oid: Oid._text }
+      ])
+      assert.deepStrictEqual(decoder.push('9007199254740993\t123.450\t{a,"b c"}\n'), [
+        { id: 9007199254740993n, price: "123.450", tags: ["a", "b c"] }
+      ])
+      decoder.end()
+      const encoder = makeEncoder([
+        { name: "id", oid: Oid.int8 },
+        { name: "at", oid: Oid.timestamptz },
+        { name: "note", oid: Oid.text }
+      ])
+      assert.strictEqual(
+        encoder.encodeRow({ id: 1n, at: ts("2026-01-02T03:04:05.000001Z"), note: "a\tb" }),
+        "1\t2026-01-02 03:04:05.000001+00\ta\\tb\n"
+      )
+    })
+
     it("decodes what PostgreSQL 15 prints", () => {
       // Captured from `COPY (select …) TO STDOUT` with the default session settings.
       const columns: ReadonlyArray<Column> = [
@@ -151,25 +172,25 @@ describe("PostgresCodec", () => {
         { name: "tm", oid: Oid.time }
       ]
       const fields = [
-        String.raw`0044-03-15 12:00:00 BC`,
-        String.raw`0044-03-15 12:00:00+00 BC`,
-        String.raw`10000-01-01`,
-        String.raw`0001-01-01 BC`,
-        String.raw`infinity`,
-        String.raw`1800-01-01 05:53:28+05:53:28`,
-        String.raw`{"2023-12-31 18:30:00+00"}`,
+        "0044-03-15 12:00:00 BC",
+        "0044-03-15 12:00:00+00 BC",
+        "10000-01-01",
+        "0001-01-01 BC",
+        "infinity",
+        "1800-01-01 05:53:28+05:53:28",
+        `{"2023-12-31 18:30:00+00"}`,
         String.raw`{"\\\\x00ff",NULL}`,
         String.raw`{"a,b","c\\"d","NULL",""," x"}`,
         String.raw`{"{\\"a\\": 1}"}`,
-        String.raw`[0:1]={1,2}`,
-        String.raw`{{1,2},{3,4}}`,
-        String.raw`NaN`,
-        String.raw`-Infinity`,
-        String.raw`-0`,
-        String.raw`1.1`,
+        "[0:1]={1,2}",
+        "{{1,2},{3,4}}",
+        "NaN",
+        "-Infinity",
+        "-0",
+        "1.1",
         String.raw`a\tb\\c\nd`,
-        String.raw`1 day 02:00:01.5`,
-        String.raw`12:00:01.25`
+        "1 day 02:00:01.5",
+        "12:00:01.25"
       ]
       const line = `${fields.join("\t")}\n`
       const [row] = decodeAll(columns, line)
