@@ -1,6 +1,6 @@
 import { defineProject } from "vitest/config"
 
-const conditions = ["@data-mcp/source", "import", "module", "node", "default"]
+const conditions = ["@data-mcp/source", "node", "default"]
 
 export default defineProject({
   resolve: { conditions },
