@@ -1,0 +1,102 @@
+// Versioned migrations for the state stores' tables. Every layer applies the missing ones when it is built, in one
+// transaction that first takes a transaction-scoped advisory lock keyed on the schema, so replicas starting at the
+// same moment apply each migration exactly once and the others wait, then see it recorded.
+import { Config } from "@data-mcp/core"
+import { Effect } from "effect"
+import type pg from "pg"
+import type * as PostgresError from "../PostgresError.ts"
+import { type Fragment, sql } from "../Sql.ts"
+import * as Pool from "./pool.ts"
+
+/** The first key of the two-key advisory lock every migration run takes (the second is `hashtext(schema)`). */
+export const LOCK_KEY = 0x646d_6d67 // "dmmg"
+
+/** The state stores' default schema. */
+export const DEFAULT_SCHEMA = "data_mcp"
+
+/** One migration: a version and the statements that take the schema from `version - 1` to it. */
+export interface Migration {
+  readonly version: number
+  readonly description: string
+  readonly statements: (schema: string) => ReadonlyArray<Fragment>
+}
+
+const table = (schema: string, name: string) => sql.ident([schema, name])
+
+/** Every migration, in order. Append only: a released migration is never edited. */
+export const migrations: ReadonlyArray<Migration> = [
+  {
+    version: 1,
+    description: "state: one row per state key (fencing token, lease holder, checkpoint)",
+    statements: (schema) => [
+      sql`create table if not exists ${table(schema, "data_mcp_state")} (
+        key text primary key,
+        token bigint not null check (token >= 0),
+        holder_run_id text,
+        expires_at bigint,
+        checkpoint json,
+        updated_at timestamptz not null default now(),
+        check ((holder_run_id is null) = (expires_at is null))
+      )`
+    ]
+  }
+]
+
+/** Validates a schema name for the state tables: non-empty, at most 63 bytes (PostgreSQL would truncate it). */
+export const validateSchema = (schema: string | undefined): Effect.Effect<string, Config.ConfigError> => {
+  const name = schema ?? DEFAULT_SCHEMA
+  return name.length > 0 && Buffer.byteLength(name, "utf8") <= 63 && !name.includes("\u0000")
+    ? Effect.succeed(name)
+    : Effect.fail(
+        new Config.ConfigError({
+          component: "postgres state",
+          path: "schema",
+          detail: "a schema name of 1 to 63 bytes without NUL characters"
+        })
+      )
+}
+
+type QueryError = ReturnType<typeof PostgresError.toConnectorError>
+
+/**
+ * Creates the schema if needed and applies the migrations it lacks, under `pg_advisory_xact_lock(LOCK_KEY,
+ * hashtext(schema))` in one transaction. Idempotent; safe to run from several processes at once. Returns the
+ * versions applied by this call.
+ */
+export const migrate = (
+  pool: pg.Pool,
+  schema: string,
+  list: ReadonlyArray<Migration> = migrations
+): Effect.Effect<ReadonlyArray<number>, QueryError> =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const client: pg.PoolClient = yield* Pool.client(pool, "migrate")
+      const run = (fragment: Fragment) => Pool.query(client, fragment, "migrate")
+      yield* run(sql`begin`)
+      const body = Effect.gen(function* () {
+        yield* run(sql`select pg_advisory_xact_lock(${LOCK_KEY}::int4, hashtext(${schema}))`)
+        yield* run(sql`create schema if not exists ${sql.ident(schema)}`)
+        yield* run(
+          sql`create table if not exists ${table(schema, "data_mcp_migrations")} (
+            version int primary key,
+            description text not null default '',
+            applied_at timestamptz not null default now()
+          )`
+        )
+        const done = yield* run(sql`select version from ${table(schema, "data_mcp_migrations")}`)
+        const have = new Set(done.rows.map((row) => Number(row.version)))
+        const applied: Array<number> = []
+        for (const migration of [...list].sort((a, b) => a.version - b.version)) {
+          if (have.has(migration.version)) continue
+          for (const statement of migration.statements(schema)) yield* run(statement)
+          yield* run(
+            sql`insert into ${table(schema, "data_mcp_migrations")} (version, description) values (${migration.version}, ${migration.description})`
+          )
+          applied.push(migration.version)
+        }
+        yield* run(sql`commit`)
+        return applied
+      })
+      return yield* body.pipe(Effect.onError(() => Effect.ignore(run(sql`rollback`))))
+    })
+  )
