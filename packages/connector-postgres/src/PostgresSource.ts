@@ -1,0 +1,379 @@
+/**
+ * A PostgreSQL source: reads tables (one stream each) with keyset pagination over `(cursor, key)` and the
+ * `COPY … TO STDOUT` fast path, decoding every value losslessly with `PostgresCodec` (int8 → `bigint`, numeric →
+ * exact string, timestamps → `Timestamp`, …).
+ *
+ * **How a stream is read**
+ *
+ * - Each stream is read in one `REPEATABLE READ READ ONLY` transaction. At its start the upper bound is fixed
+ *   (`max(cursor)`, or `max(key)` without a cursor) as exact text; rows above it (or committed after the
+ *   snapshot) belong to the next run.
+ * - Pages: `WHERE (cursor, key) > ($c, $k) AND cursor <= $upper ORDER BY cursor, key LIMIT $n`, one batch per
+ *   page, whose checkpoint is the page's last `(cursor, key)`. Equal cursor values across a page boundary are
+ *   neither lost nor repeated, since the key breaks ties. Without a cursor, pages go by key alone.
+ * - COPY takes no bind parameters, so its statement text is rendered by the server: a bound
+ *   `select format('COPY (… %I … %L …) TO STDOUT', …)` quotes identifiers with `%I` (quote_ident) and values with
+ *   `%L` (quote_literal). The client never splices a value or a name into SQL text; tables, cursors, keys and
+ *   columns must also belong to the catalog's closed set (checked with `sql.ident(name, discovered)`).
+ *
+ * **Checkpoint** (per stream, `"schema.table"`)
+ *
+ * - `{ cursor, key }` for a stream with a cursor; the values are the columns' exact text (`c::text`, with the
+ *   codec's session settings), never converted to `Date` or `number`. It stays after the last page, so the next
+ *   run reads what is new since.
+ * - `{ key }` while a stream without a cursor (a snapshot by key) is being read, then `{ done: true }` once it
+ *   has been read to the end; a `done` stream is not read again.
+ *
+ * @since 0.1.0
+ */
+import { Batch, type Checkpoint, ConnectorError, Source } from "@data-mcp/core"
+import { Effect, Option, Schema, type Scope, Stream } from "effect"
+import type pg from "pg"
+import * as Pool from "./internal/pool.ts"
+import * as internal from "./internal/source.ts"
+import * as PostgresCodec from "./PostgresCodec.ts"
+import * as PostgresConfig from "./PostgresConfig.ts"
+import * as PostgresError from "./PostgresError.ts"
+import { sql } from "./Sql.ts"
+
+/**
+ * One table to read.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface StreamOptions {
+  /** The table: a name in the connection's schema, or `[schema, table]`. */
+  readonly table: string | readonly [string, string]
+  /** The incremental cursor column (an `updated_at`, a sequence); absent: a snapshot paged by `key`. */
+  readonly cursor?: string | undefined
+  /** The primary key column: pages by it and breaks ties between equal cursor values. */
+  readonly key: string
+  /** The columns to read (default: all). */
+  readonly columns?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * What `make` takes.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface PostgresSourceOptions {
+  readonly connection: PostgresConfig.PostgresConfig
+  readonly streams: ReadonlyArray<StreamOptions>
+  /** Rows per page and batch (default: the runner's batch size hint, 5,000 unless configured). */
+  readonly batchSize?: number | undefined
+  /** The source name in errors and logs (default `"postgres"`). */
+  readonly name?: string | undefined
+}
+
+/**
+ * The position of one stream: after `(cursor, key)` (exact text), or finished.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Position = { readonly cursor?: string; readonly key: string } | { readonly done: true }
+
+/**
+ * The source's checkpoint: stream name (`"schema.table"`) → position.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type PostgresCheckpoint = Readonly<Record<string, Position>>
+
+/**
+ * The position schema.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const Position: Schema.Codec<Position, Checkpoint.Json> = Schema.Union([
+  Schema.Struct({ cursor: Schema.optionalKey(Schema.String), key: Schema.String }),
+  Schema.Struct({ done: Schema.Literal(true) })
+]) as unknown as Schema.Codec<Position, Checkpoint.Json>
+
+/**
+ * The checkpoint schema: a map of stream name to `Position`.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const PostgresCheckpoint: Checkpoint.CheckpointSchema<PostgresCheckpoint> = Schema.Record(
+  Schema.String,
+  Position
+) as unknown as Checkpoint.CheckpointSchema<PostgresCheckpoint>
+
+/**
+ * A record as read: column name → decoded value.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Row = Record<string, unknown>
+
+interface Resolved {
+  readonly stream: string
+  readonly table: internal.TableName
+  readonly columns: ReadonlyArray<PostgresCodec.Column>
+  readonly cursor: string | undefined
+  readonly key: string
+}
+
+const streamNameOf = (t: internal.TableName) => `${t.schema}.${t.table}`
+
+const tableNameOf = (config: PostgresConfig.PostgresConfig, table: StreamOptions["table"]): internal.TableName =>
+  typeof table === "string" ? { schema: PostgresConfig.schemaOf(config), table } : { schema: table[0], table: table[1] }
+
+const notFound = (name: string, operation: string, detail: string) =>
+  ConnectorError.make(name, operation, new ConnectorError.NotFound({ detail }))
+
+const invalid = (name: string, operation: string, detail: string) =>
+  ConnectorError.make(name, operation, new ConnectorError.Unknown({ detail }))
+
+/** Checks a stream's table, columns, cursor and key against the catalog (the closed set) and types its columns. */
+const resolve = (
+  runner: pg.Pool | pg.PoolClient,
+  name: string,
+  config: PostgresConfig.PostgresConfig,
+  options: StreamOptions,
+  tables: ReadonlyArray<internal.TableName>
+): Effect.Effect<Resolved, ConnectorError.ConnectorError> =>
+  Effect.gen(function* () {
+    const table = tableNameOf(config, options.table)
+    const stream = streamNameOf(table)
+    const allowed = tables.map((t) => [t.schema, t.table] as const)
+    const known = yield* Effect.try({
+      try: () => sql.ident([table.schema, table.table], allowed),
+      catch: () =>
+        notFound(name, "read", `The table ${stream} is not among the tables this connection can see: check its name.`)
+    })
+    void known
+    const { rows } = yield* Pool.query<{ name: string; oid: number }>(runner, internal.listColumns(table), "read")
+    const byName = new Map(rows.map((r) => [r.name, r]))
+    const wanted = options.columns ?? rows.map((r) => r.name)
+    const missing = [...wanted, options.key, ...(options.cursor === undefined ? [] : [options.cursor])].filter(
+      (c) => !byName.has(c)
+    )
+    if (missing.length > 0)
+      return yield* notFound(
+        name,
+        "read",
+        `The table ${stream} has no column ${missing.map((m) => JSON.stringify(m)).join(", ")}.`
+      )
+    return {
+      stream,
+      table,
+      columns: wanted.map((c) => ({ name: c, oid: byName.get(c)!.oid })),
+      cursor: options.cursor,
+      key: options.key
+    }
+  })
+
+const loadTables = (runner: pg.Pool | pg.PoolClient) =>
+  Effect.map(Pool.query<{ schema: string; table: string }>(runner, internal.listTables, "discover"), (r) => r.rows)
+
+/** A read-only snapshot transaction on a borrowed client, ended when the scope closes. */
+const readOnly = (client: pg.PoolClient) =>
+  Effect.acquireRelease(
+    Effect.gen(function* () {
+      yield* Pool.query(client, sql`begin isolation level repeatable read read only`, "read")
+      for (const statement of PostgresCodec.sessionSettings)
+        yield* Effect.tryPromise({
+          try: () => client.query(`${statement}`),
+          catch: (cause) => PostgresError.toConnectorError(cause, "read")
+        })
+    }),
+    () => Effect.promise(() => client.query("rollback").catch(() => undefined))
+  )
+
+const readStream = (
+  name: string,
+  pool: pg.Pool,
+  resolved: Resolved,
+  start: Position | undefined,
+  limit: number,
+  positions: Record<string, Position>
+): Stream.Stream<Batch.Batch<Row, PostgresCheckpoint>, ConnectorError.ConnectorError> => {
+  if (start !== undefined && "done" in start) return Stream.empty
+  if (start !== undefined && resolved.cursor !== undefined && start.cursor === undefined)
+    return Stream.fail(
+      invalid(name, "read", `The checkpoint of ${resolved.stream} has no cursor value, but the stream has a cursor.`)
+    )
+  return Stream.unwrap(
+    Effect.gen(function* () {
+      const client = yield* Pool.client(pool, "read")
+      yield* readOnly(client)
+      const { rows } = yield* Pool.query<{ upper: string | null }>(
+        client,
+        internal.upperBound(resolved.table, resolved.cursor ?? resolved.key),
+        "read"
+      )
+      const upper = rows[0]?.upper ?? null
+      const finished = (): ReadonlyArray<Batch.Batch<Row, PostgresCheckpoint>> => {
+        if (resolved.cursor !== undefined) return []
+        positions[resolved.stream] = { done: true }
+        return [Batch.make<Row, PostgresCheckpoint>([], { stream: resolved.stream, checkpoint: { ...positions } })]
+      }
+      if (upper === null) return Stream.fromIterable(finished())
+      const decodeColumns: Array<PostgresCodec.Column> = [
+        ...resolved.columns,
+        ...(resolved.cursor === undefined ? [] : [{ name: internal.CURSOR_TEXT, oid: PostgresCodec.Oid.text }]),
+        { name: internal.KEY_TEXT, oid: PostgresCodec.Oid.text }
+      ]
+      const page = (after: internal.PageStart | undefined) =>
+        Effect.gen(function* () {
+          const rendered = yield* Pool.query<{ statement: string }>(
+            client,
+            internal.renderCopy({
+              table: resolved.table,
+              columns: resolved.columns.map((c) => c.name),
+              cursor: resolved.cursor,
+              key: resolved.key,
+              upper,
+              after,
+              limit
+            }),
+            "read"
+          )
+          const records = yield* Effect.tryPromise({
+            try: () => internal.copyRows(client, rendered.rows[0]!.statement, decodeColumns),
+            catch: (cause) =>
+              cause instanceof PostgresCodec.CodecError
+                ? ConnectorError.make(name, "read", new ConnectorError.Unknown({ detail: cause.message, cause }))
+                : PostgresError.toConnectorError(cause, "read")
+          })
+          const last = records.at(-1)
+          let next: internal.PageStart | undefined
+          if (last !== undefined) {
+            next =
+              resolved.cursor === undefined
+                ? { key: last[internal.KEY_TEXT] as string }
+                : { cursor: last[internal.CURSOR_TEXT] as string, key: last[internal.KEY_TEXT] as string }
+            for (const r of records) {
+              delete r[internal.CURSOR_TEXT]
+              delete r[internal.KEY_TEXT]
+            }
+          }
+          return { records, next }
+        })
+      const startAt: internal.PageStart | undefined = start === undefined || "done" in start ? undefined : start
+      return Stream.paginate(startAt ?? null, (after: internal.PageStart | null) =>
+        Effect.map(page(after ?? undefined), ({ records, next }) => {
+          if (next === undefined) return [finished(), Option.none()] as const
+          positions[resolved.stream] = next
+          const batch = Batch.make<Row, PostgresCheckpoint>(records, {
+            stream: resolved.stream,
+            checkpoint: { ...positions }
+          })
+          if (records.length < limit) return [[batch, ...finished()], Option.none()] as const
+          return [[batch], Option.some(next)] as const
+        })
+      )
+    })
+  )
+}
+
+/**
+ * Makes a source over the given tables, read one after the other.
+ *
+ * **Example** (Orders incrementally by `updated_at`, customers as a snapshot)
+ *
+ * ```ts
+ * import { PostgresConfig, PostgresSource } from "@data-mcp/connector-postgres"
+ *
+ * const source = PostgresSource.make({
+ *   connection: PostgresConfig.decodeSync({ host: "127.0.0.1", database: "shop" }),
+ *   streams: [
+ *     { table: "orders", cursor: "updated_at", key: "id" },
+ *     { table: ["crm", "customers"], key: "id", columns: ["id", "email"] }
+ *   ]
+ * })
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (options: PostgresSourceOptions): Source.Source<Row, PostgresCheckpoint> => {
+  const name = options.name ?? "postgres"
+  const config = options.connection
+
+  const withPool = <A>(
+    f: (pool: pg.Pool) => Effect.Effect<A, ConnectorError.ConnectorError, Scope.Scope>
+  ): Effect.Effect<A, ConnectorError.ConnectorError> => Effect.scoped(Effect.flatMap(Pool.pool(config), f))
+
+  const read = (from: PostgresCheckpoint | undefined, context: Source.ReadContext) => {
+    const limit = options.batchSize ?? context.batchRows
+    return Stream.unwrap(
+      Effect.gen(function* () {
+        const pool = yield* Pool.pool(config)
+        const tables = yield* loadTables(pool)
+        const resolved: Array<Resolved> = []
+        for (const s of options.streams) resolved.push(yield* resolve(pool, name, config, s, tables))
+        const positions: Record<string, Position> = { ...from }
+        return Stream.flatMap(Stream.fromIterable(resolved), (r) =>
+          readStream(name, pool, r, from?.[r.stream], limit, positions)
+        )
+      })
+    )
+  }
+
+  const discover = () =>
+    withPool((pool) =>
+      Effect.gen(function* () {
+        const tables = yield* loadTables(pool)
+        const out: Array<Source.StreamInfo> = []
+        for (const table of tables) {
+          const { rows } = yield* Pool.query<{ name: string; oid: number; type: string; nullable: boolean }>(
+            pool,
+            internal.listColumns(table),
+            "discover"
+          )
+          const properties: Record<string, Checkpoint.Json> = {}
+          for (const c of rows)
+            properties[c.name] = {
+              "x-field-type": PostgresCodec.fieldType(c.oid),
+              "x-postgres-type": c.type,
+              "x-nullable": c.nullable
+            }
+          out.push({ name: streamNameOf(table), jsonSchema: { type: "object", properties } })
+        }
+        return out
+      })
+    )
+
+  const estimate = () =>
+    withPool((pool) =>
+      Effect.gen(function* () {
+        const names = options.streams.map((s) => tableNameOf(config, s.table))
+        const { rows } = yield* Pool.query<{ schema: string; table: string; rows: number; bytes: number }>(
+          pool,
+          internal.estimates(names),
+          "estimate"
+        )
+        const streams: Record<string, { rows: number; bytes: number }> = {}
+        let total = 0
+        let bytes = 0
+        for (const r of rows) {
+          const n = Math.max(0, Math.round(r.rows))
+          streams[streamNameOf(r)] = { rows: n, bytes: r.bytes }
+          total += n
+          bytes += r.bytes
+        }
+        return { rows: total, bytes, streams } satisfies Source.Estimate
+      })
+    )
+
+  const check = () => withPool((pool) => Effect.asVoid(Pool.query(pool, sql`select 1`, "check")))
+
+  return Source.make<Row, PostgresCheckpoint>({
+    name,
+    checkpointSchema: PostgresCheckpoint,
+    read,
+    discover,
+    estimate,
+    check
+  })
+}
