@@ -39,6 +39,32 @@ export const migrations: ReadonlyArray<Migration> = [
         check ((holder_run_id is null) = (expires_at is null))
       )`
     ]
+  },
+  {
+    version: 2,
+    description: "runs: one row per run (indexed fields and the record as JSON) and its ordered events",
+    statements: (schema) => [
+      sql`create table if not exists ${table(schema, "data_mcp_runs")} (
+        id text primary key,
+        pipeline text not null,
+        status text not null,
+        caller text,
+        tenant text,
+        created_ms bigint not null,
+        heartbeat_ms bigint,
+        record json not null
+      )`,
+      sql`create index if not exists data_mcp_runs_list on ${table(schema, "data_mcp_runs")} (created_ms desc, id collate "C" desc)`,
+      sql`create index if not exists data_mcp_runs_pipeline on ${table(schema, "data_mcp_runs")} (pipeline, created_ms desc)`,
+      sql`create index if not exists data_mcp_runs_active on ${table(schema, "data_mcp_runs")} (heartbeat_ms) where status in ('running', 'queued')`,
+      sql`create table if not exists ${table(schema, "data_mcp_run_events")} (
+        run_id text not null references ${table(schema, "data_mcp_runs")} (id) on delete cascade,
+        seq bigserial not null,
+        at_ms bigint,
+        event json not null,
+        primary key (run_id, seq)
+      )`
+    ]
   }
 ]
 
