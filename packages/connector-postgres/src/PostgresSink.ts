@@ -6,9 +6,10 @@
  *
  * @since 0.1.0
  */
+import { createHash } from "node:crypto"
 import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
-import { type Checkpoint, Config, Sink, StateStore } from "@data-mcp/core"
+import { type Checkpoint, Config, ConnectorError, Sink, StateStore } from "@data-mcp/core"
 import { Effect, Option, Schema, type Scope } from "effect"
 import type pg from "pg"
 import { from as copyFromStdin } from "pg-copy-streams"
@@ -64,6 +65,38 @@ export const SinkOptions = Schema.Struct({
     Schema.String.check(Schema.isNonEmpty()).annotate({
       description: 'The sink name in errors, logs and metrics (default "postgres").'
     })
+  ),
+  disposition: Schema.optionalKey(
+    Schema.Union([
+      Schema.Literals(["append", "replace"]),
+      Schema.Struct({
+        merge: Schema.Struct({
+          key: Schema.Array(Name)
+            .check(Schema.isMinLength(1))
+            .annotate({ description: "The declared columns that identify a row; at least one." }),
+          strategy: Schema.optionalKey(
+            Schema.Literals(["upsert", "delete-insert"]).annotate({
+              description: 'How rows are applied: "upsert" (default, insert … on conflict) or "delete-insert".'
+            })
+          ),
+          versionBy: Schema.optionalKey(
+            Name.annotate({ description: "A declared column: the highest value wins; an older row never overwrites." })
+          ),
+          deleteWhen: Schema.optionalKey(
+            Name.annotate({ description: "A declared boolean column: a record where it is true deletes its key." })
+          ),
+          softDelete: Schema.optionalKey(
+            Name.annotate({
+              description:
+                "A declared timestamptz, timestamp, date or boolean column set to now() / true by a delete instead of removing the row (needs deleteWhen)."
+            })
+          )
+        })
+      })
+    ]).annotate({
+      description:
+        'How records are applied: "append" (default), "replace" (a staging table swapped in when the run succeeds) or { merge: { key, strategy, versionBy, deleteWhen, softDelete } }.'
+    })
   )
 })
 
@@ -96,6 +129,73 @@ const targetOf = (options: SinkOptions): SinkSql.Target => {
   const [schema, table] =
     typeof options.table === "string" ? [PostgresConfig.schemaOf(options.connection), options.table] : options.table
   return { schema, table, columns: options.columns }
+}
+
+const configError = (path: string, detail: string) =>
+  new Config.ConfigError({ component: "postgres sink", path, detail })
+
+/** The disposition and, for merge, its spec, with every named field checked against the declared columns. */
+const dispositionOf = (
+  options: SinkOptions
+): { readonly disposition: Sink.Disposition; readonly merge?: SinkSql.MergeSpec | undefined } => {
+  const d = options.disposition ?? "append"
+  if (d === "append") return { disposition: Sink.append }
+  if (d === "replace") return { disposition: Sink.replace }
+  const m = d.merge
+  const typeOf = new Map(options.columns.map((c) => [c.name, c.type]))
+  const declared = (path: string, column: string) => {
+    const type = typeOf.get(column)
+    if (type === undefined)
+      throw configError(
+        `disposition.merge.${path}`,
+        `"${column}" is not a declared column (declared: ${options.columns.map((c) => c.name).join(", ")})`
+      )
+    return type
+  }
+  if (typeOf.has(SinkSql.ORDINAL))
+    throw configError("columns", `"${SinkSql.ORDINAL}" is reserved by the merge staging table`)
+  const seen = new Set<string>()
+  m.key.forEach((k, i) => {
+    declared(`key.${i}`, k)
+    if (seen.has(k)) throw configError(`disposition.merge.key.${i}`, `"${k}" is listed twice`)
+    seen.add(k)
+  })
+  if (m.versionBy !== undefined) declared("versionBy", m.versionBy)
+  if (m.deleteWhen !== undefined && declared("deleteWhen", m.deleteWhen) !== "boolean")
+    throw configError("disposition.merge.deleteWhen", `"${m.deleteWhen}" must be a boolean column`)
+  let softDeleteKind: "timestamp" | "boolean" | undefined
+  if (m.softDelete !== undefined) {
+    const type = declared("softDelete", m.softDelete)
+    if (m.deleteWhen === undefined)
+      throw configError("disposition.merge.softDelete", "softDelete needs deleteWhen (the field that marks a delete)")
+    if (m.key.includes(m.softDelete))
+      throw configError("disposition.merge.softDelete", `"${m.softDelete}" is a key column`)
+    if (type === "boolean") softDeleteKind = "boolean"
+    else if (type === "timestamptz" || type === "timestamp" || type === "date") softDeleteKind = "timestamp"
+    else
+      throw configError(
+        "disposition.merge.softDelete",
+        `"${m.softDelete}" must be a timestamptz, timestamp, date or boolean column`
+      )
+  }
+  const spec: SinkSql.MergeSpec = {
+    key: m.key,
+    strategy: m.strategy ?? "upsert",
+    versionBy: m.versionBy,
+    deleteWhen: m.deleteWhen,
+    softDelete: m.softDelete,
+    softDeleteKind
+  }
+  return {
+    disposition: Sink.merge({
+      key: m.key,
+      strategy: spec.strategy,
+      ...(m.versionBy === undefined ? {} : { versionBy: m.versionBy }),
+      ...(m.deleteWhen === undefined ? {} : { deleteWhen: m.deleteWhen }),
+      ...(m.softDelete === undefined ? {} : { softDelete: m.softDelete })
+    }),
+    merge: spec
+  }
 }
 
 // Clients that already run under the codec's session settings (pool clients are reused).
@@ -149,16 +249,38 @@ const inTransaction = <A, E>(client: pg.PoolClient, body: Effect.Effect<A, E>) =
     return result
   })
 
-const openTarget = (p: pg.Pool, target: SinkSql.Target, options: { create: boolean; transactional: boolean }) =>
+const openTarget = (
+  p: pg.Pool,
+  target: SinkSql.Target,
+  options: {
+    create: boolean
+    transactional: boolean
+    merge: SinkSql.MergeSpec | undefined
+    staging: SinkSql.Target | undefined
+  }
+) =>
   Effect.scoped(
     Effect.gen(function* () {
-      if (!options.create && !options.transactional) return
+      if (!options.create && !options.transactional && options.staging === undefined) return
       const client = yield* Pool.client(p, "open")
       yield* inTransaction(
         client,
         Effect.gen(function* () {
           yield* Pool.query(client, SinkSql.ddlLock(target), "open")
           if (options.create) yield* Pool.query(client, SinkSql.createTable(target), "open")
+          if (options.create && options.merge !== undefined && options.merge.strategy === "upsert")
+            yield* Pool.query(client, SinkSql.createKeyIndex(target, options.merge.key), "open")
+          if (options.staging !== undefined) {
+            // The staging table survives restarts: created once, shaped like the target when it exists.
+            const exists = yield* Pool.query<{ present: boolean }>(client, SinkSql.tableExists(target), "open")
+            yield* Pool.query(
+              client,
+              exists.rows[0]?.present === true
+                ? SinkSql.createStagingLike(options.staging, target)
+                : SinkSql.createTable(options.staging),
+              "open"
+            )
+          }
           if (options.transactional) yield* Pool.query(client, SinkSql.createStateTable(target), "open")
           yield* Pool.query(client, SinkSql.commit, "open")
         })
@@ -167,7 +289,7 @@ const openTarget = (p: pg.Pool, target: SinkSql.Target, options: { create: boole
   )
 
 /**
- * Makes a PostgreSQL sink with the `append` disposition. Options are validated up front (a bad option throws
+ * Makes a PostgreSQL sink (`append` by default, or `replace` / `merge` through `disposition`). Options are validated up front (a bad option throws
  * a `ConfigError` naming the field); nothing connects until the runner opens the sink.
  *
  * **Details**
@@ -178,6 +300,17 @@ const openTarget = (p: pg.Pool, target: SinkSql.Target, options: { create: boole
  *   never the value) and loads it with `COPY … FROM STDIN`. Transactional (the default): in one transaction it
  *   locks the state row, fails with `StateError` `Fenced` if a higher lease token has written, skips the batch
  *   if this token already committed this `seq`, else copies the rows and stores (token, seq, checkpoint).
+ * - `disposition: { merge: { key, strategy, versionBy, deleteWhen, softDelete } }` (idempotent): each write,
+ *   in the same transaction as the state row, copies the batch into a temp table (`on commit drop`), keeps one
+ *   row per key (the highest `versionBy`, ties to the last in the batch) and applies it by `insert … on
+ *   conflict (key) do update … where` the target row is not newer (`upsert`, a unique index on the key is
+ *   created with the table) or by deleting the not-newer target rows of those keys and inserting
+ *   (`delete-insert`). A record whose `deleteWhen` is true deletes its key (unless the target row is newer),
+ *   or with `softDelete` sets that column to now() (a boolean column to true) and keeps the row.
+ * - `disposition: "replace"`: writes go to `<table>__dm_staging_<hash of the state key>`, which survives
+ *   restarts (created at open; the first batch of a run from the beginning truncates it); `finish` swaps it in
+ *   with drop + rename in one transaction under an advisory lock and clears the checkpoint, so the next run
+ *   is a full refresh again. A failed run leaves the target as it was.
  * - `loadCheckpoint` (transactional) returns the checkpoint committed with the data: the authority on resume.
  * - Driver errors are `ConnectorError`s classified by `PostgresError`; retryable ones are retried by the runner.
  *
@@ -208,14 +341,48 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
   const create = options.create ?? true
   const target = targetOf(options)
   const codecColumns = target.columns.map((c) => ({ name: c.name, oid: SinkSql.typeOid[c.type] }))
+  const { disposition, merge } = dispositionOf(options)
+  const replace = disposition.type === "replace"
 
   const open = (
     context: Sink.OpenContext
   ): Effect.Effect<Sink.Writer<Record<string, unknown>>, Sink.SinkError | StateStore.StateError, Scope.Scope> =>
     Effect.gen(function* () {
       const p = yield* Pool.pool(options.connection)
-      yield* openTarget(p, target, { create, transactional })
       const { stateKey, lease } = context
+      const staging = replace
+        ? SinkSql.stagingTarget(target, createHash("sha256").update(stateKey).digest("hex").slice(0, 10))
+        : undefined
+      yield* openTarget(p, target, { create, transactional, merge, staging })
+      // Whether a write of this run reached the staging table (a replace with none publishes an empty table).
+      let wrote = false
+
+      /** Applies the encoded rows inside the caller's transaction, as the disposition says. */
+      const apply = (client: pg.PoolClient, batch: ReturnType<typeof encodeBatch>, ctx: Sink.WriteContext) =>
+        Effect.gen(function* () {
+          if (staging !== undefined) {
+            // The first batch of a run from the beginning starts the staging table over.
+            if (ctx.seq === 0 && ctx.checkpointFrom === null)
+              yield* Pool.query(client, SinkSql.truncate(staging), "write")
+            if (batch.written > 0) yield* copyRows(client, staging, batch.payload)
+            return
+          }
+          if (merge === undefined) {
+            if (batch.written > 0) yield* copyRows(client, target, batch.payload)
+            return
+          }
+          if (batch.written === 0) return
+          yield* Pool.query(client, SinkSql.createMergeStage(target), "write")
+          yield* copyRows(client, SinkSql.mergeStage(target), batch.payload)
+          if (merge.strategy === "upsert") {
+            if (merge.deleteWhen !== undefined && merge.softDelete === undefined)
+              yield* Pool.query(client, SinkSql.mergeHardDelete(target, merge), "write")
+            yield* Pool.query(client, SinkSql.mergeUpsert(target, merge), "write")
+          } else {
+            yield* Pool.query(client, SinkSql.mergeDeleteMatching(target, merge), "write")
+            yield* Pool.query(client, SinkSql.mergeInsertMissing(target, merge), "write")
+          }
+        })
 
       const fenced = (stored: string) =>
         new StateStore.StateError({
@@ -247,7 +414,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
                 return resultOf(batch)
               }
             }
-            if (batch.written > 0) yield* copyRows(client, target, batch.payload)
+            yield* apply(client, batch, ctx)
             const checkpoint = ctx.checkpointTo === undefined ? null : JSON.stringify(ctx.checkpointTo)
             const saved = yield* Pool.query(
               client,
@@ -269,9 +436,72 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
             const encoded = encodeBatch(PostgresCodec.makeEncoder(codecColumns), batch.records)
             const client = yield* Pool.client(p, "write")
             yield* applySessionSettings(client)
-            if (transactional) return yield* writeTransactional(client, encoded, ctx)
-            if (encoded.written > 0) yield* copyRows(client, target, encoded.payload)
+            if (transactional) {
+              const result = yield* writeTransactional(client, encoded, ctx)
+              wrote = true
+              return result
+            }
+            if (merge === undefined && staging === undefined) {
+              if (encoded.written > 0) yield* copyRows(client, target, encoded.payload)
+            } else {
+              yield* inTransaction(
+                client,
+                Effect.gen(function* () {
+                  yield* apply(client, encoded, ctx)
+                  yield* Pool.query(client, SinkSql.commit, "write")
+                })
+              )
+            }
+            wrote = true
             return resultOf(encoded)
+          })
+        )
+
+      const finishError = (detail: string) =>
+        new ConnectorError.ConnectorError({
+          connector: name,
+          operation: "finish",
+          reason: new ConnectorError.Unknown({ detail })
+        })
+
+      // replace: swap the staging table in, in one transaction under an advisory lock, and forget the checkpoint.
+      const finish = (stagingTable: SinkSql.Target): Effect.Effect<void, Sink.SinkError> =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            const client = yield* Pool.client(p, "finish")
+            yield* inTransaction(
+              client,
+              Effect.gen(function* () {
+                yield* Pool.query(client, SinkSql.swapLock(target), "finish")
+                if (transactional) {
+                  const locked = yield* Pool.query<{ token: string }>(
+                    client,
+                    SinkSql.lockState(target, stateKey),
+                    "finish"
+                  )
+                  const row = locked.rows[0]
+                  if (row !== undefined && BigInt(row.token) > BigInt(lease.token))
+                    return yield* finishError(
+                      `run ${context.runId} holds token ${lease.token}, but token ${row.token} has written to ${target.schema}.${target.table}; the staging table was not swapped in`
+                    )
+                }
+                const present = yield* Pool.query<{ present: boolean }>(
+                  client,
+                  SinkSql.tableExists(stagingTable),
+                  "finish"
+                )
+                if (present.rows[0]?.present !== true) {
+                  // Already swapped in by this finish (its acknowledgement was lost).
+                  yield* Pool.query(client, SinkSql.rollback, "finish")
+                  return
+                }
+                if (!wrote) yield* Pool.query(client, SinkSql.truncate(stagingTable), "finish")
+                yield* Pool.query(client, SinkSql.dropTable(target), "finish")
+                yield* Pool.query(client, SinkSql.renameTo(stagingTable, target), "finish")
+                if (transactional) yield* Pool.query(client, SinkSql.clearCheckpoint(target, stateKey), "finish")
+                yield* Pool.query(client, SinkSql.commit, "finish")
+              })
+            )
           })
         )
 
@@ -283,7 +513,11 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
         }
       )
 
-      const writer: Sink.Writer<Record<string, unknown>> = transactional ? { write, loadCheckpoint } : { write }
+      const writer: Sink.Writer<Record<string, unknown>> = {
+        write,
+        ...(transactional ? { loadCheckpoint } : {}),
+        ...(staging === undefined ? {} : { finish: finish(staging) })
+      }
       return writer
     })
 
@@ -297,8 +531,8 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
 
   return Sink.make<Record<string, unknown>>({
     name,
-    capabilities: { transactional, idempotent: false, maxConcurrentWrites: 1 },
-    disposition: Sink.append,
+    capabilities: { transactional, idempotent: merge !== undefined, maxConcurrentWrites: 1 },
+    disposition,
     open,
     check
   })
