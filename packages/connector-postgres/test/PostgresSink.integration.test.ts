@@ -91,12 +91,30 @@ const readBack = (pool: pg.Pool, table: string) =>
       )
   )
 
-const makeSink = (table: string, options?: { readonly transactional?: boolean }) =>
+// What a replace sink durably holds: the published target plus its staging table (the suite's fencing case writes
+// without a finish, so its rows are staged; after a finish the staging table has been renamed into the target).
+const readBackWithStaging = (pool: pg.Pool, table: string) =>
+  Effect.gen(function* () {
+    const staged = yield* Pool.query<{ name: string }>(
+      pool,
+      sql`select tablename as name from pg_tables where schemaname = ${schema} and starts_with(tablename, ${`${table}__dm_staging_`})`,
+      "read"
+    )
+    const published = yield* readBack(pool, table)
+    const parts = yield* Effect.forEach(staged.rows, (r) => readBack(pool, r.name))
+    return [...published, ...parts.flat()]
+  })
+
+const makeSink = (
+  table: string,
+  options?: { readonly transactional?: boolean; readonly disposition?: PostgresSink.SinkOptionsInput["disposition"] }
+) =>
   PostgresSink.make({
     connection,
     table: [schema, table],
     columns,
-    ...(options?.transactional === undefined ? {} : { transactional: options.transactional })
+    ...(options?.transactional === undefined ? {} : { transactional: options.transactional }),
+    ...(options?.disposition === undefined ? {} : { disposition: options.disposition })
   })
 
 const describeIf = unreachable === undefined ? describe : describe.skip
@@ -105,27 +123,35 @@ describeIf("PostgresSink", () => {
   beforeAll(() => run((p) => Pool.query(p, sql`create schema if not exists ${sql.ident(schema)}`, "check")))
   afterAll(() => run((p) => Pool.query(p, sql`drop schema if exists ${sql.ident(schema)} cascade`, "check")))
 
-  ConnectorConformance.suite("postgres-sink", {
-    sink: {
-      records,
-      make: () =>
-        Effect.gen(function* () {
-          const table = `t_${++tables}`
-          const pool = yield* openPool()
-          return { sink: makeSink(table) as never, readBack: readBack(pool, table) }
-        }),
-      id: (record) => String((record as Row).id),
-      badRecord: {
-        id: 1n,
-        name: "bad",
-        amount: "not a number",
-        at: Timestamp.fromEpochMicros(0n),
-        meta: null,
-        ok: true
-      }
-    },
-    secrets: [PASSWORD]
-  })
+  for (const [kind, disposition] of [
+    ["postgres-sink", undefined],
+    ["postgres-sink-merge", { merge: { key: ["id"] } }],
+    ["postgres-sink-replace", "replace"]
+  ] as const)
+    ConnectorConformance.suite(kind, {
+      sink: {
+        records,
+        make: () =>
+          Effect.gen(function* () {
+            const table = `t_${++tables}`
+            const pool = yield* openPool()
+            return {
+              sink: makeSink(table, disposition === undefined ? {} : { disposition }) as never,
+              readBack: disposition === "replace" ? readBackWithStaging(pool, table) : readBack(pool, table)
+            }
+          }),
+        id: (record) => String((record as Row).id),
+        badRecord: {
+          id: 1n,
+          name: "bad",
+          amount: "not a number",
+          at: Timestamp.fromEpochMicros(0n),
+          meta: null,
+          ok: true
+        }
+      },
+      secrets: [PASSWORD]
+    })
 
   it("validates options and names the field", () => {
     try {
