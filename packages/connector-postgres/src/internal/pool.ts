@@ -6,10 +6,19 @@ import * as PostgresConfig from "../PostgresConfig.ts"
 import * as PostgresError from "../PostgresError.ts"
 import * as Sql from "../Sql.ts"
 
+// pg emits "error" on an idle pooled client, or on a checked-out client, when its backend goes away (failover,
+// pg_terminate_backend). Without a listener Node turns that into an uncaught exception and the process dies;
+// the query in flight already fails with a (retryable) ConnectionError, so the event itself is only noted.
+const ignoreBackendError = (_error: Error) => {}
+
 /** Opens a pool for the config; it is ended when the scope closes. */
 export const pool = (config: PostgresConfig.PostgresConfig) =>
   Effect.acquireRelease(
-    Effect.sync(() => new pg.Pool(PostgresConfig.toPoolConfig(config))),
+    Effect.sync(() => {
+      const p = new pg.Pool(PostgresConfig.toPoolConfig(config))
+      p.on("error", ignoreBackendError)
+      return p
+    }),
     (p) => Effect.promise(() => p.end().catch(() => undefined))
   )
 
@@ -19,8 +28,19 @@ export const client = (
   operation: string
 ): Effect.Effect<pg.PoolClient, ReturnType<typeof PostgresError.toConnectorError>, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.tryPromise({ try: () => p.connect(), catch: (cause) => PostgresError.toConnectorError(cause, operation) }),
-    (c, exit) => Effect.sync(() => c.release(exit._tag === "Failure"))
+    Effect.tryPromise({
+      try: async () => {
+        const c = await p.connect()
+        c.on("error", ignoreBackendError)
+        return c
+      },
+      catch: (cause) => PostgresError.toConnectorError(cause, operation)
+    }),
+    (c, exit) =>
+      Effect.sync(() => {
+        c.off("error", ignoreBackendError)
+        c.release(exit._tag === "Failure")
+      })
   )
 
 /** Runs one statement built with `sql` and returns its rows. */
