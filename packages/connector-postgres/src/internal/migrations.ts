@@ -65,6 +65,39 @@ export const migrations: ReadonlyArray<Migration> = [
         primary key (run_id, seq)
       )`
     ]
+  },
+  {
+    version: 3,
+    description: "dead letters: one row per letter in append order (indexed fields and the letter as JSON)",
+    statements: (schema) => [
+      sql`create table if not exists ${table(schema, "data_mcp_dead_letters")} (
+        seq bigserial primary key,
+        id text not null unique,
+        pipeline text not null,
+        state_key text not null,
+        run_id text not null,
+        tenant text,
+        at_ms bigint,
+        letter json not null
+      )`,
+      sql`create index if not exists data_mcp_dead_letters_pipeline on ${table(schema, "data_mcp_dead_letters")} (pipeline, seq)`,
+      sql`create index if not exists data_mcp_dead_letters_run on ${table(schema, "data_mcp_dead_letters")} (run_id, seq)`,
+      sql`create index if not exists data_mcp_dead_letters_at on ${table(schema, "data_mcp_dead_letters")} (at_ms)`
+    ]
+  },
+  {
+    version: 4,
+    description: "registry: one row per pipeline name and version (the entry as JSON)",
+    statements: (schema) => [
+      sql`create table if not exists ${table(schema, "data_mcp_registry")} (
+        name text not null,
+        version text not null,
+        hash text not null,
+        entry json not null,
+        updated_at timestamptz not null default now(),
+        primary key (name, version)
+      )`
+    ]
   }
 ]
 
