@@ -186,9 +186,9 @@ export const make = (pool: pg.Pool, schema: string): RunStore.RunStoreShape => {
             sql`(created_ms < ${after[0]} or (created_ms = ${after[0]} and id collate "C" < ${after[1]}))`
           )
         }
-        const result = yield* run<{ record: RunRecord; created_ms: string; id: string }>(
+        const result = yield* run<{ record: RunRecord; created_ms_text: string; id: string }>(
           pool,
-          sql`select record, created_ms::text as created_ms, id from ${runs} where ${sql.join(conditions, sql` and `)}
+          sql`select record, created_ms::text as created_ms_text, id from ${runs} where ${sql.join(conditions, sql` and `)}
             order by created_ms desc, id collate "C" desc limit ${limit + 1}`,
           query.pipeline ?? "*",
           "list the runs"
@@ -196,7 +196,7 @@ export const make = (pool: pg.Pool, schema: string): RunStore.RunStoreShape => {
         const page = result.rows.slice(0, limit)
         const last = page[page.length - 1]
         return result.rows.length > limit && last !== undefined
-          ? { runs: page.map((row) => row.record), nextCursor: encodeCursor(Number(last.created_ms), last.id) }
+          ? { runs: page.map((row) => row.record), nextCursor: encodeCursor(Number(last.created_ms_text), last.id) }
           : { runs: page.map((row) => row.record) }
       }),
     appendEvents: (id, list) =>

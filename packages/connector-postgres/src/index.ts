@@ -7,7 +7,10 @@
  */
 export * as PostgresCodec from "./PostgresCodec.ts"
 export * as PostgresConfig from "./PostgresConfig.ts"
+export * as PostgresConnector from "./PostgresConnector.ts"
+export * as PostgresDeadLetterStore from "./PostgresDeadLetterStore.ts"
 export * as PostgresError from "./PostgresError.ts"
+export * as PostgresRegistryStore from "./PostgresRegistryStore.ts"
 export * as PostgresRunStore from "./PostgresRunStore.ts"
 export * as PostgresSink from "./PostgresSink.ts"
 export * as PostgresSource from "./PostgresSource.ts"
