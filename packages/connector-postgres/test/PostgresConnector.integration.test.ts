@@ -1,72 +1,23 @@
 import * as fs from "node:fs"
-import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Connector, ConnectorCatalog, DeadLetter, Pipeline, PipelineSpec, Runner, SecretProvider } from "@data-mcp/core"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
-import type pg from "pg"
 
 import { postgres } from "../src/PostgresConnector.ts"
+import { connection, database, withClient } from "./utils.ts"
 
-// vitest runs Node with `--conditions import`, under which pg's index requires pg-pool's ESM build; the client
-// alone does not need the pool, so load it directly for set-up and tear-down.
-const Client = createRequire(import.meta.url)("pg/lib/client.js") as typeof pg.Client
+const { unreachable, freshSchema } = await database("PostgresConnector", "dm_conn")
 
-const connection = {
-  host: process.env.PGHOST ?? "127.0.0.1",
-  port: Number(process.env.PGPORT ?? 5432),
-  user: process.env.PGUSER ?? "postgres",
-  database: process.env.PGDATABASE ?? "test"
-}
-
-const withClient = async <A>(f: (client: pg.Client) => Promise<A>): Promise<A> => {
-  const client = new Client({ ...connection, connectionTimeoutMillis: 5_000 })
-  await client.connect()
-  try {
-    return await f(client)
-  } finally {
-    await client.end().catch(() => undefined)
-  }
-}
-
-const probe = async (): Promise<string | undefined> => {
-  try {
-    await withClient(async () => undefined)
-    return undefined
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e)
-  }
-}
-
-// With CI=true the suite never skips.
-const unreachable = process.env.CI === "true" ? undefined : await probe()
-if (unreachable !== undefined)
-  console.warn(
-    `Skipping PostgresConnector integration tests: PostgreSQL at ${connection.host}:${connection.port} is unreachable (${unreachable})`
-  )
-
-// One schema per test, all under this file's unique prefix, dropped at the end.
-const prefix = `dm_conn_${process.pid}_${Date.now().toString(36)}`
-let counter = 0
-const schemas: Array<string> = []
-const freshSchema = (): string => {
-  const schema = `${prefix}_${counter++}`
-  schemas.push(schema)
-  return schema
-}
 const dirs: Array<string> = []
 const tempDir = (): string => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dm-pg-conn-"))
   dirs.push(dir)
   return dir
 }
-afterAll(async () => {
+afterAll(() => {
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
-  if (unreachable !== undefined) return
-  await withClient(async (client) => {
-    for (const schema of schemas) await client.query(`drop schema if exists "${schema}" cascade`)
-  })
 })
 
 const catalog = ConnectorCatalog.make([...ConnectorCatalog.builtins.definitions, postgres])

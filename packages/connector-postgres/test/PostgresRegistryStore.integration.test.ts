@@ -1,63 +1,11 @@
-import { createRequire } from "node:module"
 import { Batch, Pipeline, PipelineRegistry, Sink, Source } from "@data-mcp/core"
-import { afterAll, assert, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
-import type pg from "pg"
 
 import * as PostgresRegistryStore from "../src/PostgresRegistryStore.ts"
+import { connection, database } from "./utils.ts"
 
-// vitest runs Node with `--conditions import`, under which pg's index requires pg-pool's ESM build; the client
-// alone does not need the pool, so load it directly for set-up and tear-down.
-const Client = createRequire(import.meta.url)("pg/lib/client.js") as typeof pg.Client
-
-const connection = {
-  host: process.env.PGHOST ?? "127.0.0.1",
-  port: Number(process.env.PGPORT ?? 5432),
-  user: process.env.PGUSER ?? "postgres",
-  database: process.env.PGDATABASE ?? "test"
-}
-
-const withClient = async <A>(f: (client: pg.Client) => Promise<A>): Promise<A> => {
-  const client = new Client({ ...connection, connectionTimeoutMillis: 5_000 })
-  await client.connect()
-  try {
-    return await f(client)
-  } finally {
-    await client.end().catch(() => undefined)
-  }
-}
-
-const probe = async (): Promise<string | undefined> => {
-  try {
-    await withClient(async () => undefined)
-    return undefined
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e)
-  }
-}
-
-// With CI=true the suite never skips.
-const unreachable = process.env.CI === "true" ? undefined : await probe()
-if (unreachable !== undefined)
-  console.warn(
-    `Skipping PostgresRegistryStore integration tests: PostgreSQL at ${connection.host}:${connection.port} is unreachable (${unreachable})`
-  )
-
-// One schema per test, all under this file's unique prefix, dropped at the end.
-const prefix = `dm_registry_${process.pid}_${Date.now().toString(36)}`
-let counter = 0
-const schemas: Array<string> = []
-const freshSchema = (): string => {
-  const schema = `${prefix}_${counter++}`
-  schemas.push(schema)
-  return schema
-}
-afterAll(async () => {
-  if (unreachable !== undefined) return
-  await withClient(async (client) => {
-    for (const schema of schemas) await client.query(`drop schema if exists "${schema}" cascade`)
-  })
-})
+const { unreachable, freshSchema } = await database("PostgresRegistryStore", "dm_registry")
 
 const layerOn = (schema: string) => PostgresRegistryStore.layer(connection, { schema })
 

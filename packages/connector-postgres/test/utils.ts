@@ -1,0 +1,73 @@
+import { createRequire } from "node:module"
+import { afterAll } from "@effect/vitest"
+import type pg from "pg"
+
+// vitest runs Node with `--conditions import`, under which pg's index requires pg-pool's ESM build; the client
+// alone does not need the pool, so load it directly for set-up and tear-down.
+const Client = createRequire(import.meta.url)("pg/lib/client.js") as typeof pg.Client
+
+/** The test server, from the usual `PG*` variables. */
+export const connection = {
+  host: process.env.PGHOST ?? "127.0.0.1",
+  port: Number(process.env.PGPORT ?? 5432),
+  user: process.env.PGUSER ?? "postgres",
+  database: process.env.PGDATABASE ?? "test"
+}
+
+/** Runs `f` with a fresh client, closed afterwards. */
+export const withClient = async <A>(f: (client: pg.Client) => Promise<A>): Promise<A> => {
+  const client = new Client({ ...connection, connectionTimeoutMillis: 5_000 })
+  await client.connect()
+  try {
+    return await f(client)
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}
+
+const probe = async (): Promise<string | undefined> => {
+  try {
+    await withClient(async () => undefined)
+    return undefined
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e)
+  }
+}
+
+/** A test file's database: whether to skip, and fresh schemas dropped when the file ends. */
+export interface Database {
+  /** Why the server is unreachable, when the file's tests skip; `undefined` when they run. */
+  readonly unreachable: string | undefined
+  /** A new schema name under the file's unique prefix, dropped in `afterAll`. */
+  readonly freshSchema: () => string
+}
+
+/**
+ * Probes the server (with CI=true it never skips: the tests run and fail if the server is down), warns when the
+ * tests of `label` will skip, and registers an `afterAll` that drops every schema `freshSchema` named.
+ */
+export const database = async (label: string, prefix: string): Promise<Database> => {
+  const unreachable = process.env.CI === "true" ? undefined : await probe()
+  if (unreachable !== undefined)
+    console.warn(
+      `Skipping ${label} integration tests: PostgreSQL at ${connection.host}:${connection.port} is unreachable (${unreachable})`
+    )
+  // One schema per test, all under this file's unique prefix, dropped at the end.
+  const unique = `${prefix}_${process.pid}_${Date.now().toString(36)}`
+  let counter = 0
+  const schemas: Array<string> = []
+  afterAll(async () => {
+    if (unreachable !== undefined) return
+    await withClient(async (client) => {
+      for (const schema of schemas) await client.query(`drop schema if exists "${schema}" cascade`)
+    })
+  })
+  return {
+    unreachable,
+    freshSchema: () => {
+      const schema = `${unique}_${counter++}`
+      schemas.push(schema)
+      return schema
+    }
+  }
+}
