@@ -223,6 +223,7 @@ const readStream = (
         ...(resolved.cursor === undefined ? [] : [{ name: internal.CURSOR_TEXT, oid: PostgresCodec.Oid.text }]),
         { name: internal.KEY_TEXT, oid: PostgresCodec.Oid.text }
       ]
+      const boundaryColumns = resolved.cursor === undefined ? 1 : 2
       const page = (after: internal.PageStart | undefined) =>
         Effect.gen(function* () {
           const rendered = yield* Pool.query<{ statement: string }>(
@@ -238,24 +239,20 @@ const readStream = (
             }),
             "read"
           )
-          const records = yield* Effect.tryPromise({
-            try: () => internal.copyRows(client, rendered.rows[0]!.statement, decodeColumns),
+          // The boundary columns are kept aside by the decoder (last row only), never put on the records.
+          const { rows: records, aside } = yield* Effect.tryPromise({
+            try: () => internal.copyRows(client, rendered.rows[0]!.statement, decodeColumns, boundaryColumns),
             catch: (cause) =>
               cause instanceof PostgresCodec.CodecError
                 ? ConnectorError.make(name, "read", new ConnectorError.Unknown({ detail: cause.message, cause }))
                 : PostgresError.toConnectorError(cause, "read")
           })
-          const last = records.at(-1)
           let next: internal.PageStart | undefined
-          if (last !== undefined) {
+          if (records.length > 0) {
             next =
               resolved.cursor === undefined
-                ? { key: last[internal.KEY_TEXT] as string }
-                : { cursor: last[internal.CURSOR_TEXT] as string, key: last[internal.KEY_TEXT] as string }
-            for (const r of records) {
-              delete r[internal.CURSOR_TEXT]
-              delete r[internal.KEY_TEXT]
-            }
+                ? { key: aside[0] as string }
+                : { cursor: aside[0] as string, key: aside[1] as string }
           }
           return { records, next }
         })

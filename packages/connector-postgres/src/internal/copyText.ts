@@ -146,12 +146,18 @@ export class CopyTextDecoder {
   private readonly safeKeys: boolean
   private pending: Array<Uint8Array> = []
   private pendingBytes = 0
+  /** The first column index kept aside: columns from here on go to `aside`, not onto the record. */
+  private readonly asideFrom: number
+  /** The last decoded row's values of the columns kept aside. */
+  readonly aside: Array<unknown>
   rows = 0
 
-  constructor(plans: ReadonlyArray<ColumnPlan>) {
+  constructor(plans: ReadonlyArray<ColumnPlan>, asideCount = 0) {
     this.plans = plans
     this.names = plans.map((p) => p.name)
     this.safeKeys = !this.names.includes("__proto__")
+    this.asideFrom = plans.length - asideCount
+    this.aside = new Array<unknown>(asideCount).fill(undefined)
   }
 
   /** Bytes of an incomplete row held back for the next chunk. */
@@ -263,7 +269,8 @@ export class CopyTextDecoder {
                 value = decodeTyped(plan, text.slice(start, pos))
             }
           }
-          if (this.safeKeys) record[names[column]!] = value
+          if (column >= this.asideFrom) this.aside[column - this.asideFrom] = value
+          else if (this.safeKeys) record[names[column]!] = value
           else
             Object.defineProperty(record, names[column]!, {
               value,

@@ -362,7 +362,12 @@ export const formatBytea = (bytes: Uint8Array): string =>
 // JSON.parse turns integers beyond 2^53 into rounded doubles. Such an integer needs a run of 16+ digits that does
 // not follow a decimal point, so texts without one (nearly all, fractions included) take the native parser; the
 // rest take the lossless one below. Digits inside strings may trigger it too, which costs time, not correctness.
-const hasLongIntegerRun = (s: string): boolean => {
+// A native scan first: most JSON has no run of 16 digits at all, and the exact check below runs only when it does.
+const SIXTEEN_DIGITS = /\d{16}/
+
+const hasLongIntegerRun = (s: string): boolean => SIXTEEN_DIGITS.test(s) && hasLongIntegerRunExact(s)
+
+const hasLongIntegerRunExact = (s: string): boolean => {
   let run = 0
   let fraction = false
   for (let i = 0; i < s.length; i++) {

@@ -104,12 +104,13 @@ export const KEY_TEXT = "\u0000dm_key"
 export const copyRows = async (
   client: pg.PoolClient,
   statement: string,
-  columns: ReadonlyArray<PostgresCodec.Column>
-): Promise<Array<PostgresCodec.Row>> => {
-  const decoder = PostgresCodec.makeDecoder(columns)
+  columns: ReadonlyArray<PostgresCodec.Column>,
+  aside = 0
+): Promise<{ readonly rows: Array<PostgresCodec.Row>; readonly aside: ReadonlyArray<unknown> }> => {
+  const decoder = PostgresCodec.makeDecoder(columns, { aside })
   const rows: Array<PostgresCodec.Row> = []
   const stream = client.query(copyTo(statement))
   for await (const chunk of stream) decoder.pushInto(chunk as Buffer, rows)
   decoder.end()
-  return rows
+  return { rows, aside: decoder.aside }
 }

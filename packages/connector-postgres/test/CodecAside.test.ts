@@ -1,0 +1,28 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as PostgresCodec from "../src/PostgresCodec.ts"
+
+describe("PostgresCodec decoder: columns kept aside", () => {
+  it("keeps trailing columns off the records and exposes the last row's values", () => {
+    const decoder = PostgresCodec.makeDecoder(
+      [
+        { name: "id", oid: PostgresCodec.Oid.int8 },
+        { name: "name", oid: PostgresCodec.Oid.text },
+        { name: "cursor_text", oid: PostgresCodec.Oid.text },
+        { name: "key_text", oid: PostgresCodec.Oid.text }
+      ],
+      { aside: 2 }
+    )
+    const rows = decoder.push("1\ta\t2026-01-01 00:00:00+00\t1\n2\tb\t2026-01-02 00:00:00+00\t2\n")
+    decoder.end()
+    expect(rows).toEqual([
+      { id: 1n, name: "a" },
+      { id: 2n, name: "b" }
+    ])
+    expect(decoder.aside).toEqual(["2026-01-02 00:00:00+00", "2"])
+  })
+
+  it("decodes every column onto the records without the option", () => {
+    const rows = PostgresCodec.makeDecoder([{ name: "k", oid: PostgresCodec.Oid.text }]).push("x\n")
+    expect(rows).toEqual([{ k: "x" }])
+  })
+})
