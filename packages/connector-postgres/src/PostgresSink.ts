@@ -9,16 +9,17 @@
 import { createHash } from "node:crypto"
 import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
-import { type Checkpoint, Config, ConnectorError, Sink, StateStore } from "@data-mcp/core"
+import { type Checkpoint, Config, ConnectorError, SchemaInference, Sink, StateStore } from "@data-mcp/core"
 import { Effect, Option, Schema, type Scope } from "effect"
 import type pg from "pg"
 import { from as copyFromStdin } from "pg-copy-streams"
 import * as Pool from "./internal/pool.ts"
+import * as Evolution from "./internal/sinkEvolution.ts"
 import * as SinkSql from "./internal/sinkSql.ts"
 import * as PostgresCodec from "./PostgresCodec.ts"
 import * as PostgresConfig from "./PostgresConfig.ts"
 import * as PostgresError from "./PostgresError.ts"
-import { sql } from "./Sql.ts"
+import { type Fragment, sql } from "./Sql.ts"
 
 const Name = Schema.String.check(Schema.isNonEmpty()).check(Schema.isMaxLength(63))
 
@@ -49,9 +50,18 @@ export const SinkOptions = Schema.Struct({
   table: Schema.Union([Name, Schema.Tuple([Name, Name])]).annotate({
     description: "The target table: a name in the connection's schema, or [schema, table]."
   }),
-  columns: Schema.Array(Column)
-    .check(Schema.isMinLength(1))
-    .annotate({ description: "The target table's columns, in COPY order; at least one." }),
+  columns: Schema.optionalKey(
+    Schema.Array(Column).check(Schema.isMinLength(1)).annotate({
+      description:
+        "The target table's columns, in COPY order; at least one. Omitted: inferred from the first batch (and from the existing table)."
+    })
+  ),
+  schemaEvolution: Schema.optionalKey(
+    Schema.Literals(["evolve", "freeze", "discardValue", "discardRow"]).annotate({
+      description:
+        'A field the table has no column for, or a value that needs a wider column type: "evolve" (default: add the column / widen losslessly), "freeze" (fail with the diff), "discardValue" (drop the field) or "discardRow" (reject the record).'
+    })
+  ),
   create: Schema.optionalKey(
     Schema.Boolean.annotate({ description: "Create the table on first run if it does not exist (default true)." })
   ),
@@ -128,27 +138,50 @@ export const decode = (input: unknown): Effect.Effect<SinkOptions, Config.Config
 const targetOf = (options: SinkOptions): SinkSql.Target => {
   const [schema, table] =
     typeof options.table === "string" ? [PostgresConfig.schemaOf(options.connection), options.table] : options.table
-  return { schema, table, columns: options.columns }
+  return { schema, table, columns: options.columns ?? [] }
 }
 
 const configError = (path: string, detail: string) =>
   new Config.ConfigError({ component: "postgres sink", path, detail })
 
+type MergeInput = Extract<NonNullable<SinkOptions["disposition"]>, { readonly merge: unknown }>["merge"]
+
 /** The disposition and, for merge, its spec, with every named field checked against the declared columns. */
 const dispositionOf = (
   options: SinkOptions
-): { readonly disposition: Sink.Disposition; readonly merge?: SinkSql.MergeSpec | undefined } => {
+): {
+  readonly disposition: Sink.Disposition
+  readonly merge?: SinkSql.MergeSpec | undefined
+  readonly mergeInput?: MergeInput | undefined
+} => {
   const d = options.disposition ?? "append"
   if (d === "append") return { disposition: Sink.append }
   if (d === "replace") return { disposition: Sink.replace }
   const m = d.merge
-  const typeOf = new Map(options.columns.map((c) => [c.name, c.type]))
+  const disposition = Sink.merge({
+    key: m.key,
+    strategy: m.strategy ?? "upsert",
+    ...(m.versionBy === undefined ? {} : { versionBy: m.versionBy }),
+    ...(m.deleteWhen === undefined ? {} : { deleteWhen: m.deleteWhen }),
+    ...(m.softDelete === undefined ? {} : { softDelete: m.softDelete })
+  })
+  // Inferred columns: the spec is checked against the table's columns once they are known.
+  if (options.columns === undefined) return { disposition, mergeInput: m }
+  return { disposition, merge: mergeSpecOf(m, options.columns), mergeInput: m }
+}
+
+/** The merge spec, with every named field checked against the columns (throws a `ConfigError`). */
+const mergeSpecOf = (
+  m: MergeInput,
+  columns: ReadonlyArray<{ readonly name: string; readonly type: SinkSql.LiveType }>
+): SinkSql.MergeSpec => {
+  const typeOf = new Map(columns.map((c) => [c.name, c.type]))
   const declared = (path: string, column: string) => {
     const type = typeOf.get(column)
     if (type === undefined)
       throw configError(
         `disposition.merge.${path}`,
-        `"${column}" is not a declared column (declared: ${options.columns.map((c) => c.name).join(", ")})`
+        `"${column}" is not a declared column (declared: ${columns.map((c) => c.name).join(", ")})`
       )
     return type
   }
@@ -178,23 +211,13 @@ const dispositionOf = (
         `"${m.softDelete}" must be a timestamptz, timestamp, date or boolean column`
       )
   }
-  const spec: SinkSql.MergeSpec = {
+  return {
     key: m.key,
     strategy: m.strategy ?? "upsert",
     versionBy: m.versionBy,
     deleteWhen: m.deleteWhen,
     softDelete: m.softDelete,
     softDeleteKind
-  }
-  return {
-    disposition: Sink.merge({
-      key: m.key,
-      strategy: spec.strategy,
-      ...(m.versionBy === undefined ? {} : { versionBy: m.versionBy }),
-      ...(m.deleteWhen === undefined ? {} : { deleteWhen: m.deleteWhen }),
-      ...(m.softDelete === undefined ? {} : { softDelete: m.softDelete })
-    }),
-    merge: spec
   }
 }
 
@@ -222,12 +245,21 @@ const copyRows = (client: pg.PoolClient, target: SinkSql.Target, payload: string
     catch: (cause) => PostgresError.toConnectorError(cause, "write")
   })
 
-/** Encodes each record on its own, so a value the codec refuses rejects only its record. */
-const encodeBatch = (encoder: PostgresCodec.Encoder, records: ReadonlyArray<Record<string, unknown>>) => {
+/**
+ * Encodes each record on its own, so a value the codec refuses rejects only its record. `indexes` maps each
+ * record to its batch index (when some were discarded before); `rejected` holds those already rejected.
+ */
+const encodeBatch = (
+  encoder: PostgresCodec.Encoder,
+  records: ReadonlyArray<Record<string, unknown>>,
+  indexes?: ReadonlyArray<number>,
+  already: ReadonlyArray<{ readonly index: number; readonly reason: string }> = []
+) => {
   let payload = ""
   let written = 0
-  const rejected: Array<{ readonly index: number; readonly reason: string }> = []
-  records.forEach((record, index) => {
+  const rejected: Array<{ readonly index: number; readonly reason: string }> = [...already]
+  records.forEach((record, i) => {
+    const index = indexes === undefined ? i : (indexes[i] ?? i)
     try {
       payload += encoder.encodeRow(record)
       written++
@@ -239,6 +271,7 @@ const encodeBatch = (encoder: PostgresCodec.Encoder, records: ReadonlyArray<Reco
       rejected.push({ index, reason })
     }
   })
+  if (already.length > 0) rejected.sort((a, b) => a.index - b.index)
   return { payload, written, rejected }
 }
 
@@ -255,7 +288,7 @@ const openTarget = (
   options: {
     create: boolean
     transactional: boolean
-    merge: SinkSql.MergeSpec | undefined
+    merge: { readonly key: ReadonlyArray<string>; readonly strategy: "upsert" | "delete-insert" } | undefined
     staging: SinkSql.Target | undefined
   }
 ) =>
@@ -267,19 +300,20 @@ const openTarget = (
         client,
         Effect.gen(function* () {
           yield* Pool.query(client, SinkSql.ddlLock(target), "open")
-          if (options.create) yield* Pool.query(client, SinkSql.createTable(target), "open")
-          if (options.create && options.merge !== undefined && options.merge.strategy === "upsert")
-            yield* Pool.query(client, SinkSql.createKeyIndex(target, options.merge.key), "open")
+          // Inferred columns (none declared): the table is created by the first write, from its batch.
+          const declared = target.columns.length > 0
+          if (options.create && declared) yield* Pool.query(client, SinkSql.createTable(target), "open")
+          if (options.create && options.merge !== undefined && options.merge.strategy === "upsert") {
+            const exists = yield* Pool.query<{ present: boolean }>(client, SinkSql.tableExists(target), "open")
+            if (exists.rows[0]?.present === true)
+              yield* Pool.query(client, SinkSql.createKeyIndex(target, options.merge.key), "open")
+          }
           if (options.staging !== undefined) {
             // The staging table survives restarts: created once, shaped like the target when it exists.
             const exists = yield* Pool.query<{ present: boolean }>(client, SinkSql.tableExists(target), "open")
-            yield* Pool.query(
-              client,
-              exists.rows[0]?.present === true
-                ? SinkSql.createStagingLike(options.staging, target)
-                : SinkSql.createTable(options.staging),
-              "open"
-            )
+            if (exists.rows[0]?.present === true)
+              yield* Pool.query(client, SinkSql.createStagingLike(options.staging, target), "open")
+            else if (declared) yield* Pool.query(client, SinkSql.createTable(options.staging), "open")
           }
           if (options.transactional) yield* Pool.query(client, SinkSql.createStateTable(target), "open")
           yield* Pool.query(client, SinkSql.commit, "open")
@@ -311,6 +345,18 @@ const openTarget = (
  *   restarts (created at open; the first batch of a run from the beginning truncates it); `finish` swaps it in
  *   with drop + rename in one transaction under an advisory lock and clears the checkpoint, so the next run
  *   is a full refresh again. A failed run leaves the target as it was.
+ * - `columns` omitted: the columns are inferred from the first batch (`SchemaInference`: integer → bigint,
+ *   number → double precision, decimal → numeric, string → text, boolean, timestamp → timestamptz or timestamp by
+ *   the first value's `zoned`, date, json/object/array → jsonb, binary → bytea; all-null fields wait) and the
+ *   table is created by that write, under the advisory lock, in its transaction.
+ * - Schema evolution (`schemaEvolution`, default `"evolve"`), per write against the table's columns (read from
+ *   information_schema at open, refreshed after DDL): a field with no column is added (`alter table … add
+ *   column`), a value the column cannot hold is widened losslessly (int2→int4→int8→numeric, real→double
+ *   precision, varchar(n)→text, date→timestamp(tz)) in the write's transaction under the advisory lock; any other
+ *   widening, and every change under `"freeze"`, fails (not retryable) with the diff (`+ added: email (text)`).
+ *   `"discardValue"` drops such fields, `"discardRow"` rejects their records naming the field. A value no
+ *   widening helps (text in a bigint column) is rejected by the codec record by record, as before. Rows are
+ *   copied into the declared columns and those the batch holds, so other columns keep their defaults.
  * - `loadCheckpoint` (transactional) returns the checkpoint committed with the data: the authority on resume.
  * - Driver errors are `ConnectorError`s classified by `PostgresError`; retryable ones are retried by the runner.
  *
@@ -339,10 +385,13 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
   const name = options.name ?? "postgres"
   const transactional = options.transactional ?? true
   const create = options.create ?? true
+  const mode: Evolution.Mode = options.schemaEvolution ?? "evolve"
   const target = targetOf(options)
-  const codecColumns = target.columns.map((c) => ({ name: c.name, oid: SinkSql.typeOid[c.type] }))
-  const { disposition, merge } = dispositionOf(options)
+  const declaredNames = new Set(target.columns.map((c) => c.name))
+  const { disposition, merge: declaredMerge, mergeInput } = dispositionOf(options)
   const replace = disposition.type === "replace"
+  const mergeKey =
+    mergeInput === undefined ? undefined : { key: mergeInput.key, strategy: mergeInput.strategy ?? "upsert" }
 
   const open = (
     context: Sink.OpenContext
@@ -353,35 +402,188 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
       const staging = replace
         ? SinkSql.stagingTarget(target, createHash("sha256").update(stateKey).digest("hex").slice(0, 10))
         : undefined
-      yield* openTarget(p, target, { create, transactional, merge, staging })
+      yield* openTarget(p, target, { create, transactional, merge: mergeKey, staging })
+      // The table the rows go to (and the DDL of evolution): the staging table of a replace, else the target.
+      const writeTable = staging ?? target
+      const tableLabel = `${writeTable.schema}.${writeTable.table}`
+
+      /** The write table's columns as the database has them; a missing table falls back to the declared ones. */
+      const readLive = (runner: pg.Pool | pg.PoolClient) =>
+        Effect.map(
+          Pool.query<{ name: string; data_type: string; len: number | null }>(
+            runner,
+            SinkSql.readColumns(writeTable),
+            "open"
+          ),
+          (result): Live =>
+            result.rows.length === 0
+              ? { exists: false, columns: target.columns }
+              : {
+                  exists: true,
+                  columns: result.rows.map((r) => ({
+                    name: r.name,
+                    type: SinkSql.liveTypeOf(r.data_type),
+                    maxLength: r.len ?? undefined
+                  }))
+                }
+        )
+      // Refreshed after DDL (only once its transaction committed).
+      let live = yield* readLive(p)
       // Whether a write of this run reached the staging table (a replace with none publishes an empty table).
       let wrote = false
 
-      /** Applies the encoded rows inside the caller's transaction, as the disposition says. */
-      const apply = (client: pg.PoolClient, batch: ReturnType<typeof encodeBatch>, ctx: Sink.WriteContext) =>
+      const evolutionError = (plan: Evolution.Plan, why: string) =>
+        new ConnectorError.ConnectorError({
+          connector: name,
+          operation: "write",
+          reason: new ConnectorError.Unknown({
+            detail: `the batch does not fit ${tableLabel} and ${why}:\n${SchemaInference.formatDiff(Evolution.diffOf(plan))}`
+          })
+        })
+
+      /** What a batch needs of the live columns: DDL to run first, the records to write, those rejected. */
+      const prepare = (
+        records: ReadonlyArray<Record<string, unknown>>,
+        state: Live
+      ): Effect.Effect<Prepared, ConnectorError.ConnectorError> =>
+        Effect.suspend(() => {
+          const plan = Evolution.scan(records, state.exists ? state.columns : [])
+          const base: Prepared = { plan, ddl: [], records, indexes: undefined, rejected: [] }
+          if (!state.exists) {
+            // Declared columns and no table (create: false): written as declared, as before.
+            if (target.columns.length > 0) return Effect.succeed({ ...base, plan: { ...plan, added: [], widened: [] } })
+            if (plan.added.length === 0) return Effect.succeed(base)
+            if (!create)
+              return Effect.fail(
+                new ConnectorError.ConnectorError({
+                  connector: name,
+                  operation: "write",
+                  reason: new ConnectorError.NotFound({
+                    detail: `${tableLabel} does not exist and create is false; create it or set create: true`
+                  })
+                })
+              )
+            return Effect.succeed({ ...base, ddl: [SinkSql.createTable({ ...writeTable, columns: plan.added })] })
+          }
+          if (Evolution.isEmpty(plan)) return Effect.succeed(base)
+          switch (mode) {
+            case "freeze":
+              return Effect.fail(evolutionError(plan, 'schemaEvolution is "freeze"'))
+            case "evolve": {
+              if (plan.widened.some((w) => !w.lossless))
+                return Effect.fail(evolutionError(plan, "a column would need a widening that is not lossless"))
+              const tooLong = plan.added.find((c) => Buffer.byteLength(c.name, "utf8") > 63)
+              if (tooLong !== undefined)
+                return Effect.fail(
+                  evolutionError(plan, `field "${tooLong.name.slice(0, 63)}…" is longer than 63 bytes (a column name)`)
+                )
+              return Effect.succeed({
+                ...base,
+                ddl: [
+                  ...plan.added.map((c) => SinkSql.addColumn(writeTable, c.name, c.type)),
+                  ...plan.widened.map((w) => SinkSql.alterColumnType(writeTable, w.name, w.to as SinkSql.ColumnType))
+                ]
+              })
+            }
+            default: {
+              const kept = Evolution.discard(records, state.columns, plan, mode, tableLabel)
+              return Effect.succeed({ ...base, records: kept.records, indexes: kept.indexes, rejected: kept.rejected })
+            }
+          }
+        })
+
+      /** The columns a batch is copied into: the declared ones and those a record holds. */
+      const columnsFor = (state: Live, prepared: Prepared) =>
+        state.columns.filter((c) => declaredNames.has(c.name) || prepared.plan.present.has(c.name))
+
+      const encode = (state: Live, prepared: Prepared) => {
+        const columns = columnsFor(state, prepared)
+        const encoder = PostgresCodec.makeEncoder(columns.map((c) => ({ name: c.name, oid: SinkSql.liveOid(c) })))
+        return { columns, batch: encodeBatch(encoder, prepared.records, prepared.indexes, prepared.rejected) }
+      }
+
+      const mergeSpecFor = (columns: ReadonlyArray<SinkSql.LiveColumn>) =>
+        Effect.try({
+          try: () => declaredMerge ?? (mergeInput === undefined ? undefined : mergeSpecOf(mergeInput, columns)),
+          catch: (e) =>
+            new ConnectorError.ConnectorError({
+              connector: name,
+              operation: "write",
+              reason: new ConnectorError.Unknown({
+                detail: e instanceof Config.ConfigError ? `${e.path}: ${e.detail}` : String(e)
+              })
+            })
+        })
+
+      /**
+       * Runs the prepared DDL inside the caller's transaction, under the advisory DDL lock, against the columns as
+       * they are now (another writer may have changed them), and returns the new live columns and encoded batch.
+       */
+      const evolveIn = (client: pg.PoolClient, records: ReadonlyArray<Record<string, unknown>>) =>
         Effect.gen(function* () {
+          yield* Pool.query(client, SinkSql.ddlLock(writeTable), "write")
+          const now = yield* readLive(client)
+          const prepared = yield* prepare(records, now)
+          for (const statement of prepared.ddl) yield* Pool.query(client, statement, "write")
+          const next = prepared.ddl.length === 0 ? now : yield* readLive(client)
+          if (!now.exists && next.exists && mergeKey !== undefined && mergeKey.strategy === "upsert" && !replace) {
+            // A table created from the batch gets the merge key's unique index (its columns checked first).
+            yield* mergeSpecFor(next.columns)
+            yield* Pool.query(client, SinkSql.createKeyIndex(target, mergeKey.key), "write")
+          }
+          return { next, prepared, ...encode(next, prepared) }
+        })
+
+      /** Applies the encoded rows inside the caller's transaction, as the disposition says. */
+      const apply = (
+        client: pg.PoolClient,
+        batch: ReturnType<typeof encodeBatch>,
+        columns: ReadonlyArray<SinkSql.LiveColumn>,
+        state: Live,
+        ctx: Sink.WriteContext
+      ) =>
+        Effect.gen(function* () {
+          const into = { ...target, columns }
           if (staging !== undefined) {
             // The first batch of a run from the beginning starts the staging table over.
-            if (ctx.seq === 0 && ctx.checkpointFrom === null)
+            if (ctx.seq === 0 && ctx.checkpointFrom === null && state.exists)
               yield* Pool.query(client, SinkSql.truncate(staging), "write")
-            if (batch.written > 0) yield* copyRows(client, staging, batch.payload)
+            if (batch.written > 0 && columns.length > 0) yield* copyRows(client, { ...staging, columns }, batch.payload)
             return
           }
+          const merge = yield* mergeSpecFor(state.columns)
           if (merge === undefined) {
-            if (batch.written > 0) yield* copyRows(client, target, batch.payload)
+            if (batch.written > 0 && columns.length > 0) yield* copyRows(client, into, batch.payload)
             return
           }
-          if (batch.written === 0) return
-          yield* Pool.query(client, SinkSql.createMergeStage(target), "write")
-          yield* copyRows(client, SinkSql.mergeStage(target), batch.payload)
+          if (batch.written === 0 || columns.length === 0) return
+          yield* Pool.query(client, SinkSql.createMergeStage(into), "write")
+          yield* copyRows(client, SinkSql.mergeStage(into), batch.payload)
           if (merge.strategy === "upsert") {
             if (merge.deleteWhen !== undefined && merge.softDelete === undefined)
-              yield* Pool.query(client, SinkSql.mergeHardDelete(target, merge), "write")
-            yield* Pool.query(client, SinkSql.mergeUpsert(target, merge), "write")
+              yield* Pool.query(client, SinkSql.mergeHardDelete(into, merge), "write")
+            yield* Pool.query(client, SinkSql.mergeUpsert(into, merge), "write")
           } else {
-            yield* Pool.query(client, SinkSql.mergeDeleteMatching(target, merge), "write")
-            yield* Pool.query(client, SinkSql.mergeInsertMissing(target, merge), "write")
+            yield* Pool.query(client, SinkSql.mergeDeleteMatching(into, merge), "write")
+            yield* Pool.query(client, SinkSql.mergeInsertMissing(into, merge), "write")
           }
+        })
+
+      /** Evolves the table if the batch needs it, then applies it; returns the result and the live columns after. */
+      const evolveAndApply = (
+        client: pg.PoolClient,
+        records: ReadonlyArray<Record<string, unknown>>,
+        work: Work,
+        ctx: Sink.WriteContext
+      ) =>
+        Effect.gen(function* () {
+          if (work.prepared.ddl.length === 0) {
+            yield* apply(client, work.batch, work.columns, work.state, ctx)
+            return { batch: work.batch, next: work.state }
+          }
+          const evolved = yield* evolveIn(client, records)
+          yield* apply(client, evolved.batch, evolved.columns, evolved.next, ctx)
+          return { batch: evolved.batch, next: evolved.next }
         })
 
       const fenced = (stored: string) =>
@@ -393,7 +595,8 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
 
       const writeTransactional = (
         client: pg.PoolClient,
-        batch: ReturnType<typeof encodeBatch>,
+        records: ReadonlyArray<Record<string, unknown>>,
+        work: Work,
         ctx: Sink.WriteContext
       ) =>
         inTransaction(
@@ -411,10 +614,10 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
               if (storedToken === BigInt(lease.token) && BigInt(row.seq) >= BigInt(ctx.seq)) {
                 // Already committed (the acknowledgement was lost): commit nothing, report success.
                 yield* Pool.query(client, SinkSql.rollback, "write")
-                return resultOf(batch)
+                return { batch: work.batch, next: undefined }
               }
             }
-            yield* apply(client, batch, ctx)
+            const applied = yield* evolveAndApply(client, records, work, ctx)
             const checkpoint = ctx.checkpointTo === undefined ? null : JSON.stringify(ctx.checkpointTo)
             const saved = yield* Pool.query(
               client,
@@ -423,7 +626,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
             )
             if (saved.rows.length === 0) return yield* fenced("a higher token")
             yield* Pool.query(client, SinkSql.commit, "write")
-            return resultOf(batch)
+            return applied
           })
         )
 
@@ -433,27 +636,40 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
       ): Effect.Effect<Sink.WriteResult, Sink.SinkError | StateStore.StateError> =>
         Effect.scoped(
           Effect.gen(function* () {
-            const encoded = encodeBatch(PostgresCodec.makeEncoder(codecColumns), batch.records)
+            const records = batch.records
+            let prepared = yield* Effect.result(prepare(records, live))
+            if (prepared._tag === "Failure" || prepared.success.ddl.length > 0) {
+              // The cached columns may be stale (another writer evolved the table): look again before deciding.
+              live = yield* readLive(p)
+              prepared = yield* Effect.result(prepare(records, live))
+            }
+            if (prepared._tag === "Failure") return yield* prepared.failure
+            const work: Work = { state: live, prepared: prepared.success, ...encode(live, prepared.success) }
             const client = yield* Pool.client(p, "write")
             yield* applySessionSettings(client)
             if (transactional) {
-              const result = yield* writeTransactional(client, encoded, ctx)
+              const result = yield* writeTransactional(client, records, work, ctx)
+              if (result.next !== undefined) live = result.next
               wrote = true
-              return result
+              return resultOf(result.batch)
             }
-            if (merge === undefined && staging === undefined) {
-              if (encoded.written > 0) yield* copyRows(client, target, encoded.payload)
-            } else {
-              yield* inTransaction(
-                client,
-                Effect.gen(function* () {
-                  yield* apply(client, encoded, ctx)
-                  yield* Pool.query(client, SinkSql.commit, "write")
-                })
-              )
+            if (mergeInput === undefined && staging === undefined && work.prepared.ddl.length === 0) {
+              if (work.batch.written > 0 && work.columns.length > 0)
+                yield* copyRows(client, { ...target, columns: work.columns }, work.batch.payload)
+              wrote = true
+              return resultOf(work.batch)
             }
+            const result = yield* inTransaction(
+              client,
+              Effect.gen(function* () {
+                const applied = yield* evolveAndApply(client, records, work, ctx)
+                yield* Pool.query(client, SinkSql.commit, "write")
+                return applied
+              })
+            )
+            live = result.next
             wrote = true
-            return resultOf(encoded)
+            return resultOf(result.batch)
           })
         )
 
@@ -531,11 +747,33 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
 
   return Sink.make<Record<string, unknown>>({
     name,
-    capabilities: { transactional, idempotent: merge !== undefined, maxConcurrentWrites: 1 },
+    capabilities: { transactional, idempotent: mergeInput !== undefined, maxConcurrentWrites: 1 },
     disposition,
     open,
     check
   })
+}
+
+/** The table's columns as last read. */
+interface Live {
+  readonly exists: boolean
+  readonly columns: ReadonlyArray<SinkSql.LiveColumn>
+}
+
+/** A batch checked against the live columns: DDL to run first (evolve), the records kept and those rejected. */
+interface Prepared {
+  readonly plan: Evolution.Plan
+  readonly ddl: ReadonlyArray<Fragment>
+  readonly records: ReadonlyArray<Record<string, unknown>>
+  readonly indexes: ReadonlyArray<number> | undefined
+  readonly rejected: ReadonlyArray<{ readonly index: number; readonly reason: string }>
+}
+
+interface Work {
+  readonly state: Live
+  readonly prepared: Prepared
+  readonly columns: ReadonlyArray<SinkSql.LiveColumn>
+  readonly batch: ReturnType<typeof encodeBatch>
 }
 
 const resultOf = (batch: ReturnType<typeof encodeBatch>): Sink.WriteResult =>

@@ -55,13 +55,88 @@ export interface DeclaredColumn {
   readonly type: ColumnType
 }
 
+/** A column as the table has it (read from information_schema): a declarable type or one the sink only writes. */
+export type LiveType = ColumnType | "smallint" | "real" | "varchar" | "character" | "json" | "other"
+
+export interface LiveColumn {
+  readonly name: string
+  readonly type: LiveType
+  /** The declared length of a varchar(n) / character(n) column. */
+  readonly maxLength?: number | undefined
+}
+
+const liveTypeSql: Record<Exclude<LiveType, ColumnType>, Fragment> = {
+  smallint: sql`smallint`,
+  real: sql`real`,
+  varchar: sql`text`,
+  character: sql`text`,
+  json: sql`json`,
+  other: sql`text`
+}
+
+const typeFragment = (type: LiveType): Fragment =>
+  Object.hasOwn(typeSql, type) ? typeSql[type as ColumnType] : liveTypeSql[type as Exclude<LiveType, ColumnType>]
+
+/** The codec OID a live column is written with (a type the codec does not know is written as text). */
+export const liveOid = (column: LiveColumn): number => {
+  switch (column.type) {
+    case "smallint":
+      return PostgresCodec.Oid.int2
+    case "real":
+      return PostgresCodec.Oid.float4
+    case "varchar":
+      return PostgresCodec.Oid.varchar
+    case "character":
+      return PostgresCodec.Oid.bpchar
+    case "json":
+      return PostgresCodec.Oid.json
+    case "other":
+      return PostgresCodec.Oid.text
+    default:
+      return typeOid[column.type]
+  }
+}
+
+const dataTypes: Record<string, LiveType> = {
+  bigint: "bigint",
+  integer: "integer",
+  smallint: "smallint",
+  numeric: "numeric",
+  "double precision": "double precision",
+  real: "real",
+  text: "text",
+  "character varying": "varchar",
+  character: "character",
+  boolean: "boolean",
+  "timestamp with time zone": "timestamptz",
+  "timestamp without time zone": "timestamp",
+  date: "date",
+  jsonb: "jsonb",
+  json: "json",
+  bytea: "bytea"
+}
+
+/** The live type of an information_schema `data_type`. */
+export const liveTypeOf = (dataType: string): LiveType => dataTypes[dataType] ?? "other"
+
+/** The table's columns in order: `name`, `data_type`, `len` (character_maximum_length). */
+export const readColumns = (target: Target) =>
+  sql`select column_name::text as name, data_type::text as data_type, character_maximum_length as len from information_schema.columns where table_schema = ${target.schema} and table_name = ${target.table} order by ordinal_position`
+
+export const addColumn = (target: Target, name: string, type: ColumnType) =>
+  sql`alter table ${tableOf(target)} add column if not exists ${sql.ident(name)} ${typeSql[type]}`
+
+/** A lossless widening (int4→int8→numeric, real→double precision, varchar(n)→text, date→timestamp(tz)). */
+export const alterColumnType = (target: Target, name: string, type: ColumnType) =>
+  sql`alter table ${tableOf(target)} alter column ${sql.ident(name)} type ${typeSql[type]}`
+
 /** The name of the state table, in the target table's schema. */
 export const STATE_TABLE = "data_mcp_state"
 
 export interface Target {
   readonly schema: string
   readonly table: string
-  readonly columns: ReadonlyArray<DeclaredColumn>
+  readonly columns: ReadonlyArray<LiveColumn>
 }
 
 const tableOf = (target: Target) => sql.ident([target.schema, target.table])
@@ -73,7 +148,7 @@ export const ddlLock = (target: Target) =>
 
 export const createTable = (target: Target) =>
   sql`create table if not exists ${tableOf(target)} (${sql.join(
-    target.columns.map((c) => sql`${sql.ident(c.name)} ${typeSql[c.type]}`)
+    target.columns.map((c) => sql`${sql.ident(c.name)} ${typeFragment(c.type)}`)
   )})`
 
 export const createStateTable = (target: Target) =>
