@@ -16,6 +16,23 @@
  *   `%L` (quote_literal). The client never splices a value or a name into SQL text; tables, cursors, keys and
  *   columns must also belong to the catalog's closed set (checked with `sql.ident(name, discovered)`).
  *
+ * **Incremental options** (per stream)
+ *
+ * - `lag`: the upper bound becomes `least(max(cursor), now() - lag)` (a timestamp cursor only), so rows newer than
+ *   `now() - lag` wait for a later run.
+ * - `lookback`: a resumed run re-reads from `checkpoint.cursor - lookback` (inclusive). Re-read rows arrive
+ *   again: a look-back **needs a `merge` sink** (keyed upserts), as does any lagged re-read window.
+ * - `onNull`: `"skip"` (default) never reads rows whose cursor is NULL; `"include-first"` reads them first, by
+ *   key, as if the cursor were `-infinity` (checkpoint `{ cursor: null, key }` while inside that section), then
+ *   the valued rows. NULL-cursor rows that appear after the checkpoint has left that section are not read.
+ *
+ * **Backfills** (`ReadContext.end`, a checkpoint of this source)
+ *
+ * - Each stream is read only up to its end position: the upper bound is `least(max(cursor), end.cursor)` and no
+ *   row past `(end.cursor, end.key)` is read (`end.key` for a stream without a cursor). A stream the end does not
+ *   name has nothing to backfill; an end of `{ done: true }` bounds nothing. The runner keeps a backfill's
+ *   checkpoints apart from the incremental state, which a backfill never moves.
+ *
  * **Checkpoint** (per stream, `"schema.table"`)
  *
  * - `{ cursor, key }` for a stream with a cursor; the values are the columns' exact text (`c::text`, with the
@@ -51,6 +68,26 @@ export interface StreamOptions {
   readonly key: string
   /** The columns to read (default: all). */
   readonly columns?: ReadonlyArray<string> | undefined
+  /**
+   * Keeps the upper bound behind the clock: `least(max(cursor), now() - lag)`, so rows whose cursor is newer
+   * than `now() - lag` (transactions still committing with earlier timestamps, clock skew) wait for a later run.
+   * Milliseconds or a PostgreSQL interval (`"5 minutes"`). The cursor must be a `timestamp` or `timestamptz`.
+   */
+  readonly lag?: number | string | undefined
+  /**
+   * Re-reads a window behind the checkpoint: a run that resumes from `(cursor, key)` starts at
+   * `cursor - lookback` instead (inclusive), so late rows whose cursor fell behind the checkpoint are picked up.
+   * The re-read rows arrive again, so a look-back **requires a `merge` sink** (an `append` would duplicate them).
+   * Milliseconds or a PostgreSQL interval. The cursor must be a `timestamp` or `timestamptz`.
+   */
+  readonly lookback?: number | string | undefined
+  /**
+   * Rows whose cursor is NULL: `"skip"` (the default) never reads them; `"include-first"` reads them first, by
+   * key, as if their cursor were `-infinity`, then the valued rows. Being below every value, a NULL-cursor row is
+   * read only while the checkpoint is still in the NULL section (the first run, or one resuming inside it):
+   * rows that get a NULL cursor later are behind the checkpoint and are not read by later runs.
+   */
+  readonly onNull?: "skip" | "include-first" | undefined
 }
 
 /**
@@ -69,12 +106,13 @@ export interface PostgresSourceOptions {
 }
 
 /**
- * The position of one stream: after `(cursor, key)` (exact text), or finished.
+ * The position of one stream: after `(cursor, key)` (exact text), or finished. A `null` cursor is a position in
+ * the NULL-cursor section (`onNull: "include-first"`), after `key`.
  *
  * @category models
  * @since 0.1.0
  */
-export type Position = { readonly cursor?: string; readonly key: string } | { readonly done: true }
+export type Position = { readonly cursor?: string | null; readonly key: string } | { readonly done: true }
 
 /**
  * The source's checkpoint: stream name (`"schema.table"`) → position.
@@ -91,7 +129,7 @@ export type PostgresCheckpoint = Readonly<Record<string, Position>>
  * @since 0.1.0
  */
 export const Position: Schema.Codec<Position, Checkpoint.Json> = Schema.Union([
-  Schema.Struct({ cursor: Schema.optionalKey(Schema.String), key: Schema.String }),
+  Schema.Struct({ cursor: Schema.optionalKey(Schema.NullOr(Schema.String)), key: Schema.String }),
   Schema.Struct({ done: Schema.Literal(true) })
 ]) as unknown as Schema.Codec<Position, Checkpoint.Json>
 
@@ -119,7 +157,11 @@ interface Resolved {
   readonly table: internal.TableName
   readonly columns: ReadonlyArray<PostgresCodec.Column>
   readonly cursor: string | undefined
+  readonly cursorOid: number | undefined
   readonly key: string
+  readonly lag: string | undefined
+  readonly lookback: string | undefined
+  readonly includeNulls: boolean
 }
 
 const streamNameOf = (t: internal.TableName) => `${t.schema}.${t.table}`
@@ -163,12 +205,37 @@ const resolve = (
         "read",
         `The table ${stream} has no column ${missing.map((m) => JSON.stringify(m)).join(", ")}.`
       )
+    const cursorOid = options.cursor === undefined ? undefined : byName.get(options.cursor)!.oid
+    const interval = (option: "lag" | "lookback", value: number | string | undefined) => {
+      if (value === undefined) return Effect.succeed(undefined)
+      if (cursorOid === undefined || !internal.isTimestampOid(cursorOid))
+        return Effect.fail(
+          invalid(name, "read", `The ${option} of ${stream} needs a cursor column of type timestamp or timestamptz.`)
+        )
+      if (typeof value === "number" ? !Number.isFinite(value) || value < 0 : value.trim() === "")
+        return Effect.fail(
+          invalid(
+            name,
+            "read",
+            `The ${option} of ${stream} must be milliseconds (a number ≥ 0) or an interval such as "5 minutes".`
+          )
+        )
+      return Effect.succeed(internal.intervalText(value))
+    }
+    const lag = yield* interval("lag", options.lag)
+    const lookback = yield* interval("lookback", options.lookback)
+    if (options.onNull === "include-first" && options.cursor === undefined)
+      return yield* invalid(name, "read", `onNull: "include-first" of ${stream} needs a cursor column.`)
     return {
       stream,
       table,
       columns: wanted.map((c) => ({ name: c, oid: byName.get(c)!.oid })),
       cursor: options.cursor,
-      key: options.key
+      cursorOid,
+      key: options.key,
+      lag,
+      lookback,
+      includeNulls: options.onNull === "include-first"
     }
   })
 
@@ -189,42 +256,86 @@ const readOnly = (client: pg.PoolClient) =>
     () => Effect.promise(() => client.query("rollback").catch(() => undefined))
   )
 
+/** A backfill's end for one stream: `to` is its position in `ReadContext.end` (absent: nothing to backfill). */
+interface EndOf {
+  readonly to: Position | undefined
+}
+
+/** Where a run is in a stream: in the NULL-cursor section or among valued rows, after a position. */
+interface PageState {
+  readonly nulls: boolean
+  readonly after: internal.PageStart | undefined
+  readonly lower: string | undefined
+}
+
 const readStream = (
   name: string,
   pool: pg.Pool,
   resolved: Resolved,
   start: Position | undefined,
+  end: EndOf | undefined,
   limit: number,
   positions: Record<string, Position>
 ): Stream.Stream<Batch.Batch<Row, PostgresCheckpoint>, ConnectorError.ConnectorError> => {
   if (start !== undefined && "done" in start) return Stream.empty
-  if (start !== undefined && resolved.cursor !== undefined && start.cursor === undefined)
+  const hasCursor = resolved.cursor !== undefined
+  if (start !== undefined && hasCursor && start.cursor === undefined)
     return Stream.fail(
       invalid(name, "read", `The checkpoint of ${resolved.stream} has no cursor value, but the stream has a cursor.`)
+    )
+  // A backfill: a stream absent from the end position has nothing to backfill; `done` bounds nothing.
+  if (end !== undefined && end.to === undefined) return Stream.empty
+  const endAt: internal.PageStart | undefined = end?.to === undefined || "done" in end.to ? undefined : end.to
+  if (endAt !== undefined && hasCursor !== (endAt.cursor !== undefined))
+    return Stream.fail(
+      invalid(
+        name,
+        "read",
+        `The backfill end of ${resolved.stream} ${hasCursor ? "has no cursor value, but the stream has a cursor" : "has a cursor value, but the stream has none"}.`
+      )
     )
   return Stream.unwrap(
     Effect.gen(function* () {
       const client = yield* Pool.client(pool, "read")
       yield* readOnly(client)
+      const endValue = hasCursor ? endAt?.cursor : endAt?.key
+      // An end inside the NULL section bounds the valued rows to none.
+      const valuesEnd = endValue === null
       const { rows } = yield* Pool.query<{ upper: string | null }>(
         client,
-        internal.upperBound(resolved.table, resolved.cursor ?? resolved.key),
+        internal.upperBound(resolved.table, resolved.cursor ?? resolved.key, {
+          end: endValue ?? undefined,
+          lag: resolved.lag === undefined ? undefined : { interval: resolved.lag, cursorOid: resolved.cursorOid ?? 0 }
+        }),
         "read"
       )
-      const upper = rows[0]?.upper ?? null
+      const upper = valuesEnd ? null : (rows[0]?.upper ?? null)
       const finished = (): ReadonlyArray<Batch.Batch<Row, PostgresCheckpoint>> => {
-        if (resolved.cursor !== undefined) return []
+        if (hasCursor) return []
         positions[resolved.stream] = { done: true }
         return [Batch.make<Row, PostgresCheckpoint>([], { stream: resolved.stream, checkpoint: { ...positions } })]
       }
-      if (upper === null) return Stream.fromIterable(finished())
+      const resumed = start === undefined || "done" in start ? undefined : start
+      const inNulls = resumed === undefined || resumed.cursor === null
+      const readNulls = hasCursor && resolved.includeNulls && inNulls
+      if (upper === null && !readNulls) return Stream.fromIterable(finished())
+      // A look-back moves a resumed run's start back in time (inclusive), from the beginning of that window.
+      let lower: string | undefined
+      if (resolved.lookback !== undefined && typeof resumed?.cursor === "string") {
+        const moved = yield* Pool.query<{ lower: string }>(
+          client,
+          internal.lookbackFrom(resumed.cursor, resolved.lookback, resolved.cursorOid ?? 0),
+          "read"
+        )
+        lower = moved.rows[0]!.lower
+      }
       const decodeColumns: Array<PostgresCodec.Column> = [
         ...resolved.columns,
-        ...(resolved.cursor === undefined ? [] : [{ name: internal.CURSOR_TEXT, oid: PostgresCodec.Oid.text }]),
+        ...(hasCursor ? [{ name: internal.CURSOR_TEXT, oid: PostgresCodec.Oid.text }] : []),
         { name: internal.KEY_TEXT, oid: PostgresCodec.Oid.text }
       ]
-      const boundaryColumns = resolved.cursor === undefined ? 1 : 2
-      const page = (after: internal.PageStart | undefined) =>
+      const boundaryColumns = hasCursor ? 2 : 1
+      const page = (state: PageState) =>
         Effect.gen(function* () {
           const rendered = yield* Pool.query<{ statement: string }>(
             client,
@@ -234,8 +345,11 @@ const readStream = (
               cursor: resolved.cursor,
               key: resolved.key,
               upper,
-              after,
-              limit
+              after: state.after,
+              limit,
+              nulls: state.nulls,
+              end: state.nulls ? (endAt?.cursor === null ? endAt : undefined) : endAt,
+              lower: state.lower
             }),
             "read"
           )
@@ -249,24 +363,33 @@ const readStream = (
           })
           let next: internal.PageStart | undefined
           if (records.length > 0) {
-            next =
-              resolved.cursor === undefined
-                ? { key: aside[0] as string }
-                : { cursor: aside[0] as string, key: aside[1] as string }
+            next = !hasCursor
+              ? { key: aside[0] as string }
+              : { cursor: state.nulls ? null : (aside[0] as string), key: aside[1] as string }
           }
           return { records, next }
         })
-      const startAt: internal.PageStart | undefined = start === undefined || "done" in start ? undefined : start
-      return Stream.paginate(startAt ?? null, (after: internal.PageStart | null) =>
-        Effect.map(page(after ?? undefined), ({ records, next }) => {
-          if (next === undefined) return [finished(), Option.none()] as const
-          positions[resolved.stream] = next
-          const batch = Batch.make<Row, PostgresCheckpoint>(records, {
-            stream: resolved.stream,
-            checkpoint: { ...positions }
-          })
-          if (records.length < limit) return [[batch, ...finished()], Option.none()] as const
-          return [[batch], Option.some(next)] as const
+      const initial: PageState = readNulls
+        ? { nulls: true, after: resumed, lower: undefined }
+        : {
+            nulls: false,
+            after: lower !== undefined || resumed?.cursor === null ? undefined : resumed,
+            lower
+          }
+      return Stream.paginate(initial, (state: PageState) =>
+        Effect.map(page(state), ({ records, next }) => {
+          const batches: Array<Batch.Batch<Row, PostgresCheckpoint>> = []
+          if (next !== undefined) {
+            positions[resolved.stream] = next
+            batches.push(
+              Batch.make<Row, PostgresCheckpoint>(records, { stream: resolved.stream, checkpoint: { ...positions } })
+            )
+            if (records.length >= limit) return [batches, Option.some({ ...state, after: next })] as const
+          }
+          // This section is read: after the NULL-cursor rows come the valued ones, if any are in bounds.
+          if (state.nulls && upper !== null)
+            return [batches, Option.some<PageState>({ nulls: false, after: undefined, lower: undefined })] as const
+          return [[...batches, ...finished()], Option.none()] as const
         })
       )
     })
@@ -309,9 +432,25 @@ export const make = (options: PostgresSourceOptions): Source.Source<Row, Postgre
         const tables = yield* loadTables(pool)
         const resolved: Array<Resolved> = []
         for (const s of options.streams) resolved.push(yield* resolve(pool, name, config, s, tables))
+        const end =
+          context.end === undefined
+            ? undefined
+            : yield* Effect.try({
+                try: () => Schema.decodeUnknownSync(PostgresCheckpoint)(context.end),
+                catch: () =>
+                  invalid(name, "read", "The backfill end is not a checkpoint of this source (stream → position).")
+              })
         const positions: Record<string, Position> = { ...from }
         return Stream.flatMap(Stream.fromIterable(resolved), (r) =>
-          readStream(name, pool, r, from?.[r.stream], limit, positions)
+          readStream(
+            name,
+            pool,
+            r,
+            from?.[r.stream],
+            end === undefined ? undefined : { to: end[r.stream] },
+            limit,
+            positions
+          )
         )
       })
     )

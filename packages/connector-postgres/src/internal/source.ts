@@ -32,9 +32,46 @@ export const listColumns = (name: TableName) => sql`
     and a.attnum > 0 and not a.attisdropped
   order by a.attnum`
 
-/** The largest value of a column as its exact text: the upper bound of a run, fixed in the run's snapshot. */
-export const upperBound = (name: TableName, column: string) =>
-  sql`select max(${sql.ident(column)})::text as upper from ${sql.ident([name.schema, name.table])}`
+/** How far a lagged bound stays behind the clock: milliseconds or a PostgreSQL interval (`"5 minutes"`). */
+export type Lag = number | string
+
+/** A lag or look-back as interval text, bound as a value and cast with `::interval` by the server. */
+export const intervalText = (lag: Lag): string => (typeof lag === "number" ? `${lag} milliseconds` : lag)
+
+/** The current time in the cursor's type: `now()` for timestamptz, `localtimestamp` (UTC session) for timestamp. */
+const clockFor = (cursorOid: number) => (cursorOid === PostgresCodec.Oid.timestamp ? sql`localtimestamp` : sql`now()`)
+
+/** Whether a cursor column can take a `lag` or a `lookback`: timestamp or timestamptz. */
+export const isTimestampOid = (oid: number): boolean =>
+  oid === PostgresCodec.Oid.timestamp || oid === PostgresCodec.Oid.timestamptz
+
+/** What bounds a run's upper end besides the column's maximum. */
+export interface UpperOptions {
+  /** `now() - lag` (in the cursor's type). */
+  readonly lag?: { readonly interval: string; readonly cursorOid: number } | undefined
+  /** A backfill's end value (exact text, cast by the server to the column's type). */
+  readonly end?: string | undefined
+}
+
+/**
+ * The largest value of a column as its exact text: the upper bound of a run, fixed in the run's snapshot;
+ * `least(max(c), end, now() - lag)` when a backfill's end or a lag applies.
+ */
+export const upperBound = (name: TableName, column: string, options: UpperOptions = {}) => {
+  const bounds = [sql`max(t.${sql.ident(column)})`]
+  if (options.end !== undefined) bounds.push(sql`${options.end}`)
+  if (options.lag !== undefined)
+    bounds.push(sql`(${clockFor(options.lag.cursorOid)} - ${options.lag.interval}::interval)`)
+  return bounds.length === 1
+    ? sql`select max(t.${sql.ident(column)})::text as upper from ${sql.ident([name.schema, name.table])} as t`
+    : sql`select least(${sql.join(bounds)})::text as upper from ${sql.ident([name.schema, name.table])} as t`
+}
+
+/** A checkpoint's cursor value moved back by a look-back interval, as exact text in the cursor's type. */
+export const lookbackFrom = (cursor: string, interval: string, cursorOid: number) =>
+  cursorOid === PostgresCodec.Oid.timestamp
+    ? sql`select (${cursor}::timestamp - ${interval}::interval)::text as lower`
+    : sql`select (${cursor}::timestamptz - ${interval}::interval)::text as lower`
 
 /** Planner estimates of rows and bytes for tables. */
 export const estimates = (names: ReadonlyArray<TableName>) => sql`
@@ -44,9 +81,9 @@ export const estimates = (names: ReadonlyArray<TableName>) => sql`
   where (n.nspname, c.relname) in (
     select * from unnest(${names.map((n) => n.schema)}::text[], ${names.map((n) => n.table)}::text[]))`
 
-/** Where a page starts: after this (cursor, key), or at the beginning. */
+/** Where a page starts: after this (cursor, key), or at the beginning. A `null` cursor is the NULL-cursor section. */
 export interface PageStart {
-  readonly cursor?: string
+  readonly cursor?: string | null
   readonly key: string
 }
 
@@ -56,45 +93,76 @@ export interface PageQuery {
   readonly columns: ReadonlyArray<string>
   readonly cursor: string | undefined
   readonly key: string
-  readonly upper: string
+  /** The run's upper bound (unused in the NULL-cursor section). */
+  readonly upper: string | null
   readonly after: PageStart | undefined
   readonly limit: number
+  /** Read the rows whose cursor is NULL (by key) instead of the valued ones. */
+  readonly nulls?: boolean | undefined
+  /** A backfill's end: no row past `(cursor, key)` (or past `key` in the NULL section / without a cursor). */
+  readonly end?: PageStart | undefined
+  /** A look-back's inclusive lower bound on the cursor (the first page of a run). */
+  readonly lower?: string | undefined
 }
 
 // Positional format arguments: 1 column list (already quoted by the server), 2 schema, 3 table, 4 cursor column
-// (the key column when there is no cursor), 5 key column, 6 upper bound, 7 last cursor, 8 last key, 9 limit.
-// The two trailing `::text` columns carry the page boundary in its exact text encoding.
-const TEMPLATES = {
-  cursorFirst:
-    "COPY (SELECT %1$s, t.%4$I::text, t.%5$I::text FROM %2$I.%3$I AS t WHERE t.%4$I <= %6$L ORDER BY t.%4$I, t.%5$I LIMIT %9$s) TO STDOUT",
-  cursorAfter:
-    "COPY (SELECT %1$s, t.%4$I::text, t.%5$I::text FROM %2$I.%3$I AS t WHERE (t.%4$I, t.%5$I) > (%7$L, %8$L) AND t.%4$I <= %6$L ORDER BY t.%4$I, t.%5$I LIMIT %9$s) TO STDOUT",
-  keyFirst:
-    "COPY (SELECT %1$s, t.%5$I::text FROM %2$I.%3$I AS t WHERE t.%5$I <= %6$L ORDER BY t.%5$I LIMIT %9$s) TO STDOUT",
-  keyAfter:
-    "COPY (SELECT %1$s, t.%5$I::text FROM %2$I.%3$I AS t WHERE t.%5$I > %8$L AND t.%5$I <= %6$L ORDER BY t.%5$I LIMIT %9$s) TO STDOUT"
+// (the key column when there is no cursor), 5 key column, 6 upper bound, 7 last cursor, 8 last key, 9 limit,
+// 10 end cursor, 11 end key, 12 look-back lower bound. The WHERE clause is put together from the constant pieces
+// below (never from a value); the two trailing `::text` columns carry the page boundary in its exact text.
+const PIECES = {
+  cursorSelect: "COPY (SELECT %1$s, t.%4$I::text, t.%5$I::text FROM %2$I.%3$I AS t WHERE ",
+  keySelect: "COPY (SELECT %1$s, t.%5$I::text FROM %2$I.%3$I AS t WHERE ",
+  cursorUpper: "t.%4$I <= %6$L",
+  cursorAfter: " AND (t.%4$I, t.%5$I) > (%7$L, %8$L)",
+  cursorEnd: " AND (t.%4$I, t.%5$I) <= (%10$L, %11$L)",
+  cursorLower: " AND t.%4$I >= %12$L",
+  cursorOrder: " ORDER BY t.%4$I, t.%5$I LIMIT %9$s) TO STDOUT",
+  nullsOnly: "t.%4$I IS NULL",
+  keyUpper: "t.%5$I <= %6$L",
+  keyAfter: " AND t.%5$I > %8$L",
+  keyEnd: " AND t.%5$I <= %11$L",
+  keyOrder: " ORDER BY t.%5$I LIMIT %9$s) TO STDOUT"
 } as const
+
+const templateOf = (page: PageQuery): string => {
+  if (page.cursor === undefined)
+    return (
+      PIECES.keySelect +
+      PIECES.keyUpper +
+      (page.after === undefined ? "" : PIECES.keyAfter) +
+      (page.end === undefined ? "" : PIECES.keyEnd) +
+      PIECES.keyOrder
+    )
+  if (page.nulls === true)
+    return (
+      PIECES.cursorSelect +
+      PIECES.nullsOnly +
+      (page.after === undefined ? "" : PIECES.keyAfter) +
+      (page.end === undefined ? "" : PIECES.keyEnd) +
+      PIECES.keyOrder
+    )
+  return (
+    PIECES.cursorSelect +
+    PIECES.cursorUpper +
+    (page.after === undefined ? "" : PIECES.cursorAfter) +
+    (page.end === undefined ? "" : PIECES.cursorEnd) +
+    (page.lower === undefined ? "" : PIECES.cursorLower) +
+    PIECES.cursorOrder
+  )
+}
 
 /**
  * A bound query whose single result is the text of the page's COPY statement, rendered by PostgreSQL's
  * `format()`: identifiers through `%I`, values through `%L`, the limit as an integer.
  */
-export const renderCopy = (page: PageQuery) => {
-  const template =
-    page.cursor === undefined
-      ? page.after === undefined
-        ? TEMPLATES.keyFirst
-        : TEMPLATES.keyAfter
-      : page.after === undefined
-        ? TEMPLATES.cursorFirst
-        : TEMPLATES.cursorAfter
-  return sql`select pg_catalog.format(${template}::text,
+export const renderCopy = (page: PageQuery) =>
+  sql`select pg_catalog.format(${templateOf(page)}::text,
     (select pg_catalog.string_agg('t.' || pg_catalog.quote_ident(u.c), ', ' order by u.o)
        from unnest(${[...page.columns]}::text[]) with ordinality as u(c, o)),
     ${page.table.schema}::text, ${page.table.table}::text, ${page.cursor ?? page.key}::text, ${page.key}::text,
     ${page.upper}::text, ${page.after?.cursor ?? null}::text, ${page.after?.key ?? null}::text,
-    ${page.limit}::int) as statement`
-}
+    ${page.limit}::int, ${page.end?.cursor ?? null}::text, ${page.end?.key ?? null}::text,
+    ${page.lower ?? null}::text) as statement`
 
 /** The names the page boundary columns decode under (stripped from the records). */
 export const CURSOR_TEXT = "\u0000dm_cursor"
