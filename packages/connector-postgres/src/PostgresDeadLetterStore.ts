@@ -8,9 +8,9 @@
 import { type Config, DeadLetter, StateStore } from "@data-mcp/core"
 import { Effect, Layer } from "effect"
 import type pg from "pg"
-import * as Migrations from "./internal/migrations.ts"
 import * as Pool from "./internal/pool.ts"
-import * as PostgresConfig from "./PostgresConfig.ts"
+import * as StoreIo from "./internal/storeIo.ts"
+import type * as PostgresConfig from "./PostgresConfig.ts"
 import { type Fragment, sql } from "./Sql.ts"
 
 /**
@@ -23,8 +23,6 @@ export interface Options {
   /** The schema the state tables live in (created if missing). Default `"data_mcp"`. */
   readonly schema?: string
 }
-
-type Runner = pg.Pool | pg.PoolClient
 
 /** The first key of the advisory lock that serialises appends (the second is `hashtext(schema)`). */
 const APPEND_LOCK_KEY = 0x646d_646c // "dmdl"
@@ -60,17 +58,7 @@ const atMs = (at: string): number | null => {
  */
 export const make = (pool: pg.Pool, schema: string): DeadLetter.DeadLetterStoreShape => {
   const table = sql.ident([schema, "data_mcp_dead_letters"])
-  const run = <R extends Record<string, unknown>>(runner: Runner, fragment: Fragment, key: string, action: string) =>
-    Effect.mapError(
-      Pool.query<R>(runner, fragment, `dead letters ${action}`),
-      (error) =>
-        new StateStore.StateError({
-          reason: "Io",
-          key,
-          detail: `could not ${action} in PostgreSQL (${error.reason._tag}). Check the database is reachable${error.retryable ? "; the operation may be retried" : ""}.`,
-          cause: error
-        })
-    )
+  const run = StoreIo.queries("dead letters")
   const where = (query: DeadLetter.DeadLetterQuery): Array<Fragment> => {
     const conditions: Array<Fragment> = [sql`true`]
     if (query.pipeline !== undefined) conditions.push(sql`pipeline = ${query.pipeline}`)
@@ -91,15 +79,8 @@ export const make = (pool: pg.Pool, schema: string): DeadLetter.DeadLetterStoreS
       const key = fresh[0]!.pipeline
       return Effect.scoped(
         Effect.gen(function* () {
-          const client = yield* Effect.mapError(
-            Pool.client(pool, "dead letters append"),
-            (error) =>
-              new StateStore.StateError({
-                reason: "Io",
-                key,
-                detail: `could not append the dead letters in PostgreSQL (${error.reason._tag}). Check the database is reachable; the operation may be retried.`,
-                cause: error
-              })
+          const client = yield* Effect.mapError(Pool.client(pool, "dead letters append"), (error) =>
+            StoreIo.ioError(key, "append the dead letters", error)
           )
           const action = "append the dead letters"
           yield* run(client, sql`begin`, key, action)
@@ -250,20 +231,7 @@ export const layer = (
 ): Layer.Layer<DeadLetter.DeadLetterStore, StateStore.StateError | Config.ConfigError> =>
   Layer.effect(
     DeadLetter.DeadLetterStore,
-    Effect.gen(function* () {
-      const config = yield* PostgresConfig.decode(connection)
-      const schema = yield* Migrations.validateSchema(options.schema)
-      const pool = yield* Pool.pool(config)
-      yield* Effect.mapError(
-        Migrations.migrate(pool, schema),
-        (error) =>
-          new StateStore.StateError({
-            reason: "Io",
-            key: schema,
-            detail: `could not apply the state tables' migrations in PostgreSQL (${error.reason._tag}).`,
-            cause: error
-          })
-      )
-      return DeadLetter.DeadLetterStore.of(make(pool, schema))
-    })
+    Effect.map(StoreIo.openMigrated(connection, options), ({ pool, schema }) =>
+      DeadLetter.DeadLetterStore.of(make(pool, schema))
+    )
   )

@@ -7,9 +7,8 @@
 import { type Config, PipelineRegistry, StateStore } from "@data-mcp/core"
 import { Effect, Layer } from "effect"
 import type pg from "pg"
-import * as Migrations from "./internal/migrations.ts"
-import * as Pool from "./internal/pool.ts"
-import * as PostgresConfig from "./PostgresConfig.ts"
+import * as StoreIo from "./internal/storeIo.ts"
+import type * as PostgresConfig from "./PostgresConfig.ts"
 import { type Fragment, sql } from "./Sql.ts"
 
 /**
@@ -33,17 +32,9 @@ type Entry = PipelineRegistry.Entry
  */
 export const make = (pool: pg.Pool, schema: string): PipelineRegistry.RegistryStoreShape => {
   const table = sql.ident([schema, "data_mcp_registry"])
+  const query = StoreIo.queries("registry")
   const run = <R extends Record<string, unknown>>(fragment: Fragment, key: string, action: string) =>
-    Effect.mapError(
-      Pool.query<R>(pool, fragment, `registry ${action}`),
-      (error) =>
-        new StateStore.StateError({
-          reason: "Io",
-          key,
-          detail: `could not ${action} in PostgreSQL (${error.reason._tag}). Check the database is reachable${error.retryable ? "; the operation may be retried" : ""}.`,
-          cause: error
-        })
-    )
+    query<R>(pool, fragment, key, action)
   return {
     all: Effect.map(
       run<{ entry: Entry }>(
@@ -122,20 +113,7 @@ export const layer = (
 ): Layer.Layer<PipelineRegistry.RegistryStore, StateStore.StateError | Config.ConfigError> =>
   Layer.effect(
     PipelineRegistry.RegistryStore,
-    Effect.gen(function* () {
-      const config = yield* PostgresConfig.decode(connection)
-      const schema = yield* Migrations.validateSchema(options.schema)
-      const pool = yield* Pool.pool(config)
-      yield* Effect.mapError(
-        Migrations.migrate(pool, schema),
-        (error) =>
-          new StateStore.StateError({
-            reason: "Io",
-            key: schema,
-            detail: `could not apply the state tables' migrations in PostgreSQL (${error.reason._tag}).`,
-            cause: error
-          })
-      )
-      return PipelineRegistry.RegistryStore.of(make(pool, schema))
-    })
+    Effect.map(StoreIo.openMigrated(connection, options), ({ pool, schema }) =>
+      PipelineRegistry.RegistryStore.of(make(pool, schema))
+    )
   )

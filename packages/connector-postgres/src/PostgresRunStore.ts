@@ -8,9 +8,9 @@
 import { type Config, type RunEvent, RunStore, StateStore } from "@data-mcp/core"
 import { Clock, Effect, Layer } from "effect"
 import type pg from "pg"
-import * as Migrations from "./internal/migrations.ts"
 import * as Pool from "./internal/pool.ts"
-import * as PostgresConfig from "./PostgresConfig.ts"
+import * as StoreIo from "./internal/storeIo.ts"
+import type * as PostgresConfig from "./PostgresConfig.ts"
 import { type Fragment, sql } from "./Sql.ts"
 
 /**
@@ -68,17 +68,7 @@ const notFound = (id: string) =>
 export const make = (pool: pg.Pool, schema: string): RunStore.RunStoreShape => {
   const runs = sql.ident([schema, "data_mcp_runs"])
   const events = sql.ident([schema, "data_mcp_run_events"])
-  const run = <R extends Record<string, unknown>>(runner: Runner, fragment: Fragment, key: string, action: string) =>
-    Effect.mapError(
-      Pool.query<R>(runner, fragment, `runs ${action}`),
-      (error) =>
-        new StateStore.StateError({
-          reason: "Io",
-          key,
-          detail: `could not ${action} in PostgreSQL (${error.reason._tag}). Check the database is reachable${error.retryable ? "; the operation may be retried" : ""}.`,
-          cause: error
-        })
-    )
+  const run = StoreIo.queries("runs")
   /** Runs `f` in a transaction on one client; rolled back if it fails. */
   const transaction = <A>(
     key: string,
@@ -87,15 +77,8 @@ export const make = (pool: pg.Pool, schema: string): RunStore.RunStoreShape => {
   ) =>
     Effect.scoped(
       Effect.gen(function* () {
-        const client = yield* Effect.mapError(
-          Pool.client(pool, `runs ${action}`),
-          (error) =>
-            new StateStore.StateError({
-              reason: "Io",
-              key,
-              detail: `could not ${action} in PostgreSQL (${error.reason._tag}).`,
-              cause: error
-            })
+        const client = yield* Effect.mapError(Pool.client(pool, `runs ${action}`), (error) =>
+          StoreIo.ioError(key, action, error)
         )
         yield* run(client, sql`begin`, key, action)
         const value = yield* f(client).pipe(
@@ -312,20 +295,7 @@ export const layer = (
 ): Layer.Layer<RunStore.RunStore, StateStore.StateError | Config.ConfigError> =>
   Layer.effect(
     RunStore.RunStore,
-    Effect.gen(function* () {
-      const config = yield* PostgresConfig.decode(connection)
-      const schema = yield* Migrations.validateSchema(options.schema)
-      const pool = yield* Pool.pool(config)
-      yield* Effect.mapError(
-        Migrations.migrate(pool, schema),
-        (error) =>
-          new StateStore.StateError({
-            reason: "Io",
-            key: schema,
-            detail: `could not apply the state tables' migrations in PostgreSQL (${error.reason._tag}).`,
-            cause: error
-          })
-      )
-      return RunStore.RunStore.of(make(pool, schema))
-    })
+    Effect.map(StoreIo.openMigrated(connection, options), ({ pool, schema }) =>
+      RunStore.RunStore.of(make(pool, schema))
+    )
   )

@@ -8,9 +8,8 @@
 import { type Checkpoint, type Config, StateStore } from "@data-mcp/core"
 import { Clock, Effect, Layer } from "effect"
 import type pg from "pg"
-import * as Migrations from "./internal/migrations.ts"
-import * as Pool from "./internal/pool.ts"
-import * as PostgresConfig from "./PostgresConfig.ts"
+import * as StoreIo from "./internal/storeIo.ts"
+import type * as PostgresConfig from "./PostgresConfig.ts"
 import { type Fragment, sql } from "./Sql.ts"
 
 /**
@@ -70,17 +69,9 @@ const ACQUIRE_ATTEMPTS = 5
  */
 export const make = (pool: pg.Pool, schema: string): StateStore.StateStoreShape => {
   const table = sql.ident([schema, "data_mcp_state"])
+  const query = StoreIo.queries("state")
   const run = <R extends Record<string, unknown>>(fragment: Fragment, key: string, action: string) =>
-    Effect.mapError(
-      Pool.query<R>(pool, fragment, `state ${action}`),
-      (error) =>
-        new StateStore.StateError({
-          reason: "Io",
-          key,
-          detail: `could not ${action} in PostgreSQL (${error.reason._tag}). Check the database is reachable${error.retryable ? "; the operation may be retried" : ""}.`,
-          cause: error
-        })
-    )
+    query<R>(pool, fragment, key, action)
   const current = (key: string, action: string) =>
     Effect.map(
       run<Row & Record<string, unknown>>(
@@ -236,13 +227,7 @@ export const layer = (
 ): Layer.Layer<StateStore.StateStore, StateStore.StateError | Config.ConfigError> =>
   Layer.effect(
     StateStore.StateStore,
-    Effect.gen(function* () {
-      const config = yield* PostgresConfig.decode(connection)
-      const schema = yield* Migrations.validateSchema(options.schema)
-      const pool = yield* Pool.pool(config)
-      yield* Effect.mapError(Migrations.migrate(pool, schema), (error) =>
-        io(schema, "apply the state store's migrations")(error)
-      )
-      return StateStore.StateStore.of(make(pool, schema))
-    })
+    Effect.map(StoreIo.openMigrated(connection, options), ({ pool, schema }) =>
+      StateStore.StateStore.of(make(pool, schema))
+    )
   )
