@@ -13,6 +13,7 @@ import * as Pool from "../src/internal/pool.ts"
 import * as PostgresSink from "../src/PostgresSink.ts"
 import * as PostgresSource from "../src/PostgresSource.ts"
 import { sql } from "../src/Sql.ts"
+import * as Db from "./utils.ts"
 
 const env = Pool.configFromEnv()
 const host = env.host ?? "127.0.0.1"
@@ -22,15 +23,7 @@ const database = env.database ?? "test"
 
 const exec = <A, E>(f: (pool: pg.Pool) => Effect.Effect<A, E>) => Effect.scoped(Effect.flatMap(Pool.pool(env), f))
 
-const unreachable =
-  process.env.CI === "true"
-    ? undefined
-    : await Effect.runPromise(exec((p) => Pool.query(p, sql`select 1`, "check"))).then(
-        () => undefined,
-        (e: unknown) => (e instanceof Error ? e.message : String(e))
-      )
-if (unreachable !== undefined)
-  console.warn(`Skipping fault integration tests: PostgreSQL is unreachable (${unreachable})`)
+const unreachable = await Db.unreachable("fault")
 
 const suffix = randomBytes(4).toString("hex")
 const schema = `dm_faults_${suffix}`

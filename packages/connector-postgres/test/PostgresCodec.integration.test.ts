@@ -7,6 +7,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import type pg from "pg"
 import { from as copyFrom, to as copyTo } from "pg-copy-streams"
 import * as PostgresCodec from "../src/PostgresCodec.ts"
+import * as Db from "./utils.ts"
 
 // vitest runs Node with `--conditions import`, under which pg's index requires pg-pool's ESM build and fails to
 // load; the client alone does not need the pool, so load it directly.
@@ -21,23 +22,7 @@ const config: pg.ClientConfig = {
   connectionTimeoutMillis: 5_000
 }
 
-const probe = async (): Promise<string | undefined> => {
-  const client = new Client(config)
-  try {
-    await client.connect()
-    return undefined
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e)
-  } finally {
-    await client.end().catch(() => undefined)
-  }
-}
-
-const unreachable = process.env.CI === "true" ? undefined : await probe()
-if (unreachable !== undefined)
-  console.warn(
-    `Skipping PostgresCodec integration tests: PostgreSQL at ${config.host}:${config.port} is unreachable (${unreachable})`
-  )
+const unreachable = await Db.unreachable("PostgresCodec")
 
 const ts = (iso: string) => Timestamp.fromISOString(iso)
 const allBytes = Uint8Array.from({ length: 256 }, (_, i) => i)

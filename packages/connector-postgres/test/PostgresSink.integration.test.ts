@@ -7,6 +7,7 @@ import type pg from "pg"
 import * as Pool from "../src/internal/pool.ts"
 import * as PostgresSink from "../src/PostgresSink.ts"
 import { sql } from "../src/Sql.ts"
+import * as Db from "./utils.ts"
 
 // Against the real PostgreSQL (PGHOST/PGPORT/PGUSER/PGDATABASE, default 127.0.0.1:5432 postgres/test). With
 // CI=true the suite must run; otherwise an unreachable server skips it with the reason printed.
@@ -26,18 +27,7 @@ const run = <A, E>(f: (pool: pg.Pool) => Effect.Effect<A, E>) =>
   Effect.runPromise(Effect.scoped(Effect.flatMap(openPool(), f)))
 const openPool = () => Pool.pool(env)
 
-const probe = async (): Promise<string | undefined> => {
-  try {
-    await run((p) => Pool.query(p, sql`select 1`, "check"))
-    return undefined
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e)
-  }
-}
-
-const unreachable = process.env.CI === "true" ? undefined : await probe()
-if (unreachable !== undefined)
-  console.warn(`Skipping PostgresSink integration tests: PostgreSQL is unreachable (${unreachable})`)
+const unreachable = await Db.unreachable("PostgresSink")
 
 // Every table (and the sink's state table) lives in a schema of this file's run, dropped at the end.
 const schema = `dm_sink_${randomBytes(4).toString("hex")}`

@@ -7,6 +7,7 @@ import type pg from "pg"
 import * as Pool from "../src/internal/pool.ts"
 import * as PostgresSink from "../src/PostgresSink.ts"
 import { sql } from "../src/Sql.ts"
+import * as Db from "./utils.ts"
 
 // merge and replace dispositions against the real PostgreSQL (see PostgresSink.integration.test.ts).
 const connection = { ...Pool.configFromEnv(), connectTimeoutMs: 5_000 }
@@ -14,18 +15,7 @@ const connection = { ...Pool.configFromEnv(), connectTimeoutMs: 5_000 }
 const run = <A, E>(f: (pool: pg.Pool) => Effect.Effect<A, E>) =>
   Effect.runPromise(Effect.scoped(Effect.flatMap(Pool.pool(connection), f)))
 
-const probe = async (): Promise<string | undefined> => {
-  try {
-    await run((p) => Pool.query(p, sql`select 1`, "check"))
-    return undefined
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e)
-  }
-}
-
-const unreachable = process.env.CI === "true" ? undefined : await probe()
-if (unreachable !== undefined)
-  console.warn(`Skipping PostgresSink merge tests: PostgreSQL is unreachable (${unreachable})`)
+const unreachable = await Db.unreachable("PostgresSink merge")
 
 const schema = `dm_merge_${randomBytes(4).toString("hex")}`
 let tables = 0

@@ -10,20 +10,11 @@ import * as Pool from "../src/internal/pool.ts"
 import * as PostgresCodec from "../src/PostgresCodec.ts"
 import * as PostgresSource from "../src/PostgresSource.ts"
 import { sql } from "../src/Sql.ts"
+import * as Db from "./utils.ts"
 
 const config = Pool.configFromEnv()
 
-// With CI=true the suite never skips.
-const unreachable =
-  process.env.CI === "true"
-    ? undefined
-    : await Effect.runPromise(
-        Effect.scoped(Effect.flatMap(Pool.pool(config), (p) => Pool.query(p, sql`select 1`, "check")))
-      ).then(
-        () => undefined,
-        (e: unknown) => String(e)
-      )
-if (unreachable !== undefined) console.warn(`Skipping PostgresSource integration tests: ${unreachable}`)
+const unreachable = await Db.unreachable("PostgresSource")
 
 const created: Array<string> = []
 const uniqueTable = (prefix: string) => {

@@ -34,6 +34,19 @@ const probe = async (): Promise<string | undefined> => {
   }
 }
 
+/**
+ * Why the server is unreachable, or `undefined` when it is (and always `undefined` with CI=true: there the tests
+ * run and fail if the server is down). Warns once that the tests of `label` will skip.
+ */
+export const unreachable = async (label: string): Promise<string | undefined> => {
+  const reason = process.env.CI === "true" ? undefined : await probe()
+  if (reason !== undefined)
+    console.warn(
+      `Skipping ${label} integration tests: PostgreSQL at ${connection.host}:${connection.port} is unreachable (${reason})`
+    )
+  return reason
+}
+
 /** A test file's database: whether to skip, and fresh schemas dropped when the file ends. */
 export interface Database {
   /** Why the server is unreachable, when the file's tests skip; `undefined` when they run. */
@@ -47,23 +60,19 @@ export interface Database {
  * tests of `label` will skip, and registers an `afterAll` that drops every schema `freshSchema` named.
  */
 export const database = async (label: string, prefix: string): Promise<Database> => {
-  const unreachable = process.env.CI === "true" ? undefined : await probe()
-  if (unreachable !== undefined)
-    console.warn(
-      `Skipping ${label} integration tests: PostgreSQL at ${connection.host}:${connection.port} is unreachable (${unreachable})`
-    )
+  const reason = await unreachable(label)
   // One schema per test, all under this file's unique prefix, dropped at the end.
   const unique = `${prefix}_${process.pid}_${Date.now().toString(36)}`
   let counter = 0
   const schemas: Array<string> = []
   afterAll(async () => {
-    if (unreachable !== undefined) return
+    if (reason !== undefined) return
     await withClient(async (client) => {
       for (const schema of schemas) await client.query(`drop schema if exists "${schema}" cascade`)
     })
   })
   return {
-    unreachable,
+    unreachable: reason,
     freshSchema: () => {
       const schema = `${unique}_${counter++}`
       schemas.push(schema)
