@@ -33,6 +33,8 @@ export interface Capabilities {
   readonly idempotent: boolean
   /** How many batches may be written at once (default 1; transactional sinks always write one at a time). */
   readonly maxConcurrentWrites?: number | undefined
+  /** Encodings (`Batch.Encoded`) the writer loads as is, besides records: a source may then skip decoding. */
+  readonly encodings?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -159,8 +161,13 @@ export interface WriteContext {
 export interface WriteResult {
   /** Records written. */
   readonly written: number
-  /** Records the sink refused one by one (they become dead letters), by index in the batch. */
-  readonly rejected?: ReadonlyArray<{ readonly index: number; readonly reason: string }> | undefined
+  /**
+   * Records the sink refused one by one (they become dead letters), by index in the batch; `record` carries the
+   * refused record itself when the batch came encoded (it has no `records` to index).
+   */
+  readonly rejected?:
+    | ReadonlyArray<{ readonly index: number; readonly reason: string; readonly record?: unknown }>
+    | undefined
 }
 
 /**

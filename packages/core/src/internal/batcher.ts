@@ -3,7 +3,7 @@
 // batch carries the checkpoint of the last source batch it holds whole). Batches of different streams are
 // never merged. Every buffer is bounded: the source is pulled only when the output queue has room.
 import { Cause, Effect, Option, Queue, type Scope, Stream } from "effect"
-import type { Batch } from "../Batch.ts"
+import { type Batch, encodedOf } from "../Batch.ts"
 
 export interface Limits {
   readonly rows: number
@@ -82,6 +82,14 @@ export const rebatch = <A, E>(
     })
 
     const add = Effect.fnUntraced(function* (fragment: Batch<A, unknown>) {
+      const encoded = encodedOf(fragment)
+      if (encoded !== undefined) {
+        // Encoded rows are never split or merged: they go on whole, after whatever is pending.
+        yield* flush
+        if (encoded.rows === 0 && fragment.checkpoint === undefined) return
+        const size = fragment.bytes ?? encoded.chunks.reduce((n, c) => n + c.byteLength, 0)
+        return yield* Queue.offer(output, { seq: seq++, batch: fragment, bytes: size })
+      }
       // An empty batch without a checkpoint carries nothing.
       if (fragment.records.length === 0 && fragment.checkpoint === undefined) return
       if (stream !== undefined && stream !== fragment.stream) yield* flush

@@ -3,7 +3,7 @@
 // letters are stored; saves are fenced by the lease token; Source.commit follows the save, in order; a retried
 // read resumes after the last record handed downstream, so nothing is read twice or skipped within a run.
 import { Effect, Option, Random, Schema, type Scope, Semaphore, Stream } from "effect"
-import type { Batch } from "../Batch.ts"
+import * as Batch from "../Batch.ts"
 import type { Json } from "../Checkpoint.ts"
 import * as ColumnNames from "../ColumnNames.ts"
 import * as DeadLetter from "../DeadLetter.ts"
@@ -87,6 +87,7 @@ interface Processed {
   readonly stream: string
   readonly read: number
   records: ReadonlyArray<unknown>
+  encoded: Batch.Encoded | undefined
   rejected: ReadonlyArray<Rejected>
   readonly checkpoint: { readonly value: unknown } | undefined
   readonly checkpointFrom: Json | null
@@ -199,8 +200,21 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
     let sinceCheckpoint = 0
     let failures = 0
     const startedAt = Date.now()
-    const readContext: Source.ReadContext = { runId: ctx.runId, batchRows: ctx.limits.rows, end: ctx.end }
-    const read = (): Stream.Stream<Batch<unknown, unknown>, unknown> =>
+    const compiled = Transformer.compile(pipeline.transforms, retry)
+    const nesting = pipeline.options.nested ?? ColumnNames.defaultNesting
+    const contract = pipeline.options.schemaContract
+    // Rows may skip decoding (and travel encoded from source to sink) only when no stage needs them as records.
+    const encodings =
+      compiled.isPassThrough && nesting === "json" && contract === undefined && sink.capabilities.encodings?.length
+        ? sink.capabilities.encodings
+        : undefined
+    const readContext: Source.ReadContext = {
+      runId: ctx.runId,
+      batchRows: ctx.limits.rows,
+      end: ctx.end,
+      ...(encodings === undefined ? {} : { encodings })
+    }
+    const read = (): Stream.Stream<Batch.Batch<unknown, unknown>, unknown> =>
       Stream.suspend(() => {
         let skip = sinceCheckpoint
         return source.read(lastCheckpoint, readContext).pipe(
@@ -217,7 +231,7 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
             } else sinceCheckpoint += batch.records.length
             return batch
           }),
-          Stream.filter((batch) => batch.records.length > 0 || batch.checkpoint !== undefined),
+          Stream.filter((batch) => Batch.size(batch) > 0 || batch.checkpoint !== undefined),
           Stream.catchCause((cause) => {
             const error = cause.reasons.find((r) => r._tag === "Fail")
             if (error === undefined || error._tag !== "Fail") return Stream.failCause(cause)
@@ -251,14 +265,10 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
     const limited =
       ctx.limiters.source === undefined
         ? read()
-        : read().pipe(Stream.tap((batch) => ctx.limiters.source!.take(Math.max(1, batch.records.length))))
-
-    const compiled = Transformer.compile(pipeline.transforms, retry)
+        : read().pipe(Stream.tap((batch) => ctx.limiters.source!.take(Math.max(1, Batch.size(batch)))))
 
     // Schema contracts (opt-in): snapshots persist per state key, so a later run enforces what earlier ones saw.
     const schemaKey = `${ctx.stateKey}#schemas`
-    const nesting = pipeline.options.nested ?? ColumnNames.defaultNesting
-    const contract = pipeline.options.schemaContract
     const enforcer =
       contract === undefined
         ? undefined
@@ -324,9 +334,25 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
         const numbered = pending.numbered!
         pending.numbered = undefined
         const { seq } = numbered
-        const { stream, records, checkpoint } = numbered.batch
+        const batch = numbered.batch
+        const encoded = encodings === undefined ? undefined : Batch.encodedOf(batch)
+        const { stream, checkpoint } = batch
         numbered.batch = { stream, records: NONE, checkpoint: undefined }
         const checkpointFrom = pending.from
+        if (encoded !== undefined && encodings!.includes(encoded.format)) {
+          // Asked for only when nothing needs records: straight to the sink.
+          return Effect.succeed<Processed>({
+            seq,
+            stream,
+            read: encoded.rows,
+            records: NONE,
+            encoded,
+            rejected: NONE,
+            checkpoint: checkpoint === undefined ? undefined : { value: checkpoint },
+            checkpointFrom
+          })
+        }
+        const records = batch.records
         const read = records.length
         const rejected: Array<Rejected> = []
         const input = withoutInvalid(records, source.name, rejected)
@@ -337,6 +363,7 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
             stream,
             read,
             records: out.records,
+            encoded: undefined,
             rejected,
             checkpoint: checkpoint === undefined ? undefined : { value: checkpoint },
             checkpointFrom
@@ -411,14 +438,16 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
         retry(
           Effect.uninterruptible(
             writer.write(
-              { stream: p.stream, records: p.records, checkpoint: checkpointTo },
+              p.encoded === undefined
+                ? { stream: p.stream, records: p.records, checkpoint: checkpointTo }
+                : { stream: p.stream, records: NONE, checkpoint: checkpointTo, encoded: p.encoded },
               { seq: p.seq, checkpointFrom: p.checkpointFrom, checkpointTo }
             )
           ),
           "write"
         ),
         "data-mcp.sink.write",
-        { attributes: { sink: sink.name, stream: p.stream, records: p.records.length } }
+        { attributes: { sink: sink.name, stream: p.stream, records: p.read } }
       )
 
     const writeBatch = (p: Processed) =>
@@ -428,12 +457,14 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
         const sinkRejected: Array<Rejected> = []
         let written = 0
         const checkpointTo = p.checkpoint === undefined ? undefined : encodeCheckpoint(p.checkpoint.value)
-        if (p.records.length > 0 || (transactional && checkpointTo !== undefined)) {
-          if (ctx.limiters.sink !== undefined && p.records.length > 0) yield* ctx.limiters.sink.take(p.records.length)
+        const rows = p.encoded === undefined ? p.records.length : p.encoded.rows
+        if (rows > 0 || (transactional && checkpointTo !== undefined)) {
+          if (ctx.limiters.sink !== undefined && rows > 0) yield* ctx.limiters.sink.take(rows)
           const result = yield* writeRecords(p, checkpointTo)
           written = result.written
           for (const r of result.rejected ?? []) {
-            sinkRejected.push({ record: p.records[r.index], reason: `${sink.name}: ${r.reason}`, stage: "sink" })
+            const record = "record" in r ? r.record : p.records[r.index]
+            sinkRejected.push({ record, reason: `${sink.name}: ${r.reason}`, stage: "sink" })
           }
         }
         // Dead letters are durable before the checkpoint that passes them.
@@ -452,6 +483,7 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
           deadLetters: p.rejected.length + sinkRejected.length
         })
         p.records = NONE
+        p.encoded = undefined
         p.rejected = NONE
         yield* Effect.uninterruptible(commit(p.seq, p.checkpoint))
       })
