@@ -9,10 +9,11 @@
 import { createHash } from "node:crypto"
 import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
-import { type Checkpoint, Config, ConnectorError, SchemaInference, Sink, StateStore } from "@data-mcp/core"
+import { type Batch, type Checkpoint, Config, ConnectorError, SchemaInference, Sink, StateStore } from "@data-mcp/core"
 import { Effect, Option, Schema, type Scope } from "effect"
 import type pg from "pg"
 import { from as copyFromStdin } from "pg-copy-streams"
+import * as EncodedRows from "./internal/encodedRows.ts"
 import * as Pool from "./internal/pool.ts"
 import * as Evolution from "./internal/sinkEvolution.ts"
 import * as SinkSql from "./internal/sinkSql.ts"
@@ -236,14 +237,18 @@ const applySessionSettings = (client: pg.PoolClient) =>
         catch: (cause) => PostgresError.toConnectorError(cause, "write")
       })
 
-const copyRows = (client: pg.PoolClient, target: SinkSql.Target, payload: string) =>
+const copyRows = (client: pg.PoolClient, target: SinkSql.Target, payload: Payload) =>
   Effect.tryPromise({
     try: () => {
       const command = SinkSql.copyFrom(target)
-      return pipeline(Readable.from([Buffer.from(payload, "utf8")]), client.query(copyFromStdin(command.text)))
+      const chunks = typeof payload === "string" ? [Buffer.from(payload, "utf8")] : payload
+      return pipeline(Readable.from(chunks), client.query(copyFromStdin(command.text)))
     },
     catch: (cause) => PostgresError.toConnectorError(cause, "write")
   })
+
+/** COPY text to load: encoded by this sink, or chunks that came encoded from the source. */
+type Payload = string | ReadonlyArray<Uint8Array>
 
 /**
  * Encodes each record on its own, so a value the codec refuses rejects only its record. `indexes` maps each
@@ -254,7 +259,7 @@ const encodeBatch = (
   records: ReadonlyArray<Record<string, unknown>>,
   indexes?: ReadonlyArray<number>,
   already: ReadonlyArray<{ readonly index: number; readonly reason: string }> = []
-) => {
+): { readonly payload: Payload; readonly written: number; readonly rejected: ReadonlyArray<Rejection> } => {
   let payload = ""
   let written = 0
   const rejected: Array<{ readonly index: number; readonly reason: string }> = [...already]
@@ -630,13 +635,86 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
           })
         )
 
+      /** Encoded rows the live table takes as they are (same columns and types): loaded without decoding. */
+      const directWork = (encoded: Batch.Encoded): Work | undefined => {
+        if (!live.exists) return undefined
+        const columns = EncodedRows.directColumns(encoded, live.columns, SinkSql.liveOid)
+        if (columns === undefined) return undefined
+        const present = new Set(columns.map((c) => c.name))
+        return {
+          state: live,
+          prepared: {
+            plan: { added: [], widened: [], present },
+            ddl: [],
+            records: [],
+            indexes: undefined,
+            rejected: []
+          },
+          columns,
+          batch: { payload: encoded.chunks, written: encoded.rows, rejected: [] }
+        }
+      }
+
       const write = (
-        batch: { readonly records: ReadonlyArray<Record<string, unknown>> },
+        batch: Batch.Batch<Record<string, unknown>>,
         ctx: Sink.WriteContext
+      ): Effect.Effect<Sink.WriteResult, Sink.SinkError | StateStore.StateError> =>
+        Effect.suspend(() => {
+          const encoded = batch.encoded
+          if (encoded === undefined) return writeRecords(batch.records, ctx, undefined)
+          const direct = directWork(encoded)
+          if (direct !== undefined) return writeRecords([], ctx, direct)
+          // Not loadable as is (other columns or types, a table still to create): decoded, then as records. The
+          // runner has no records to point into, so refused ones travel with their record.
+          return Effect.flatMap(
+            Effect.try({
+              try: () => EncodedRows.decode(encoded),
+              catch: (cause) =>
+                ConnectorError.make(
+                  name,
+                  "write",
+                  new ConnectorError.InvalidRecord({
+                    detail: cause instanceof PostgresCodec.CodecError ? cause.message : "undecodable COPY rows"
+                  })
+                )
+            }),
+            (records) =>
+              Effect.map(writeRecords(records, ctx, undefined), (result) =>
+                result.rejected === undefined
+                  ? result
+                  : { ...result, rejected: result.rejected.map((r) => ({ ...r, record: records[r.index] })) }
+              )
+          )
+        })
+
+      const writeRecords = (
+        records: ReadonlyArray<Record<string, unknown>>,
+        ctx: Sink.WriteContext,
+        direct: Work | undefined
       ): Effect.Effect<Sink.WriteResult, Sink.SinkError | StateStore.StateError> =>
         Effect.scoped(
           Effect.gen(function* () {
-            const records = batch.records
+            if (direct !== undefined) {
+              // Loaded as they came: no evolution (the columns match), nothing to refuse one by one.
+              const client = yield* Pool.client(p, "write")
+              yield* applySessionSettings(client)
+              if (transactional) {
+                yield* writeTransactional(client, records, direct, ctx)
+              } else if (mergeInput === undefined && staging === undefined) {
+                if (direct.batch.written > 0)
+                  yield* copyRows(client, { ...target, columns: direct.columns }, direct.batch.payload)
+              } else {
+                yield* inTransaction(
+                  client,
+                  Effect.gen(function* () {
+                    yield* evolveAndApply(client, records, direct, ctx)
+                    yield* Pool.query(client, SinkSql.commit, "write")
+                  })
+                )
+              }
+              wrote = true
+              return resultOf(direct.batch)
+            }
             let prepared = yield* Effect.result(prepare(records, live))
             if (prepared._tag === "Failure" || prepared.success.ddl.length > 0) {
               // The cached columns may be stale (another writer evolved the table): look again before deciding.
@@ -747,7 +825,12 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
 
   return Sink.make<Record<string, unknown>>({
     name,
-    capabilities: { transactional, idempotent: mergeInput !== undefined, maxConcurrentWrites: 1 },
+    capabilities: {
+      transactional,
+      idempotent: mergeInput !== undefined,
+      maxConcurrentWrites: 1,
+      encodings: [EncodedRows.COPY_TEXT]
+    },
     disposition,
     open,
     check
@@ -768,6 +851,8 @@ interface Prepared {
   readonly indexes: ReadonlyArray<number> | undefined
   readonly rejected: ReadonlyArray<{ readonly index: number; readonly reason: string }>
 }
+
+type Rejection = { readonly index: number; readonly reason: string; readonly record?: unknown }
 
 interface Work {
   readonly state: Live
