@@ -1,7 +1,7 @@
 // The pipeline set the MCP examples, the quickstart and the MCP bench serve: generated data (no service needed)
 // written to JSONL files under `directory`.
 import { join } from "node:path"
-import { Generator, Jsonl, Pipeline, PipelineSet, Transform } from "@data-mcp/core"
+import { Generator, Jsonl, Pipeline, PipelineSet, PipelineSpec, Transform } from "@data-mcp/core"
 import { Effect, Schema } from "effect"
 
 /** Makes the demo set, writing its files under `directory`. */
@@ -48,3 +48,18 @@ export const demoSet = (directory: string): PipelineSet.PipelineSet => {
 
   return PipelineSet.make("data-mcp-demo", [customers, events])
 }
+
+/** A template agents may instantiate with register_pipeline: generated samples of a chosen size, to a fixed file. */
+export const demoTemplates = (directory: string): ReadonlyArray<PipelineSpec.Template> => [
+  Effect.runSync(
+    PipelineSpec.decodeTemplate({
+      name: "sample_export",
+      version: "1.0.0",
+      description: "Exports a sample of generated records to samples.jsonl.",
+      params: { count: { type: "integer", minimum: 1, maximum: 10_000, default: 100, description: "Sample size" } },
+      secrets: [],
+      source: { kind: "generator", options: { count: { param: "count" } } },
+      sink: { kind: "jsonl", options: { path: join(directory, "samples.jsonl") } }
+    })
+  )
+]

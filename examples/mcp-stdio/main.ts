@@ -3,10 +3,10 @@
 import { join } from "node:path"
 import { createMcpServer } from "@data-mcp/mcp-adapter"
 import { serveStdio } from "@data-mcp/mcp-adapter/stdio"
-import { demoSet } from "../mcp-pipelines/set.ts"
+import { demoSet, demoTemplates } from "../mcp-pipelines/set.ts"
 
 const out = process.env.DATA_MCP_OUT ?? join(import.meta.dirname, "out")
-const server = await createMcpServer(demoSet(out), { directory: join(out, ".data-mcp") })
+const server = await createMcpServer(demoSet(out), { directory: join(out, ".data-mcp"), templates: demoTemplates(out) })
 const connection = serveStdio(server)
 process.stdin.once("end", async () => {
   await connection.close()
