@@ -18,7 +18,7 @@ import { Schema } from "effect"
 import { demoSet, demoTemplates } from "../mcp-pipelines/set.ts"
 
 const here = dirname(fileURLToPath(import.meta.url))
-const work = join(here, "out")
+const work = process.env.DATA_MCP_OUT ?? join(here, "out")
 const input = join(work, "orders.csv")
 const output = join(work, "orders.jsonl")
 

@@ -8,6 +8,7 @@
  * @since 0.1.0
  */
 import {
+  Config,
   ConnectorCatalog,
   type Pipeline,
   type PipelineSet,
@@ -20,7 +21,7 @@ import {
   type McpServerFactory,
   McpServer as SdkMcpServer
 } from "@modelcontextprotocol/server"
-import { Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
+import { Effect, Exit, Layer, ManagedRuntime, Schema, Scope } from "effect"
 import * as Handler from "./handler.ts"
 import { Catalog } from "./internal/catalog.ts"
 import type { Env, Services } from "./internal/env.ts"
@@ -28,6 +29,73 @@ import { registerResources } from "./internal/resources.ts"
 import { registerTools } from "./internal/tools.ts"
 import * as RequestContext from "./RequestContext.ts"
 import * as Runs from "./Runs.ts"
+
+const Hosts = Schema.Union([Schema.Literal("any"), Schema.Array(Schema.String.check(Schema.isMinLength(1)))])
+
+/**
+ * The data options, validated when the server is made (a bad one fails with a `ConfigError` naming it). The
+ * README's options table is generated from these descriptions.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const OptionsSchema = Schema.Struct({
+  name: Schema.optionalKey(
+    Schema.String.check(Schema.isMinLength(1)).annotate({
+      description: "The server name agents see (default: the set's name)."
+    })
+  ),
+  version: Schema.optionalKey(
+    Schema.String.annotate({ description: "The server version agents see (default 0.1.0)." })
+  ),
+  instructions: Schema.optionalKey(
+    Schema.String.annotate({
+      description: "Instructions sent to agents when they connect (default: a short guide to the tools)."
+    })
+  ),
+  waitSeconds: Schema.optionalKey(
+    Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 50 })).annotate({
+      description: "How long a run call waits before returning the run id (default 20, at most 50)."
+    })
+  ),
+  maxResultBytes: Schema.optionalKey(
+    Schema.Int.check(Schema.isBetween({ minimum: 4096, maximum: 1_048_576 })).annotate({
+      description: "Every tool result stays under this many bytes (default 24576)."
+    })
+  ),
+  maxPipelineTools: Schema.optionalKey(
+    Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 100 })).annotate({
+      description: "At most this many opt-in run_<name> tools (default 15)."
+    })
+  ),
+  allowedHosts: Schema.optionalKey(
+    Hosts.annotate({
+      description: 'Hostnames accepted in the Host header (default localhost names; "any" turns the check off).'
+    })
+  ),
+  allowedOrigins: Schema.optionalKey(
+    Hosts.annotate({
+      description: 'Hostnames accepted in the Origin header (default localhost names; "any" turns the check off).'
+    })
+  ),
+  directory: Schema.optionalKey(
+    Schema.String.annotate({
+      description: "createMcpServer: state, run history and dead letters under this directory (default .data-mcp)."
+    })
+  ),
+  inMemory: Schema.optionalKey(
+    Schema.Boolean.annotate({ description: "createMcpServer: keep everything in memory (tests, demos)." })
+  )
+})
+
+const validate = (options: object | undefined) => {
+  const data: Record<string, unknown> = {}
+  for (const key of Object.keys(OptionsSchema.fields)) {
+    const value = (options as Record<string, unknown> | undefined)?.[key]
+    if (value !== undefined) data[key] = value
+  }
+  return Config.decode("mcp-adapter", OptionsSchema, data)
+}
 
 /**
  * Options of `make` and `createMcpServer`.
@@ -96,8 +164,9 @@ const DEFAULT_INSTRUCTIONS =
 export const make = (
   set: PipelineSet.PipelineSet,
   options?: McpServerOptions
-): Effect.Effect<DataMcpServer, never, Services | Scope.Scope> =>
+): Effect.Effect<DataMcpServer, Config.ConfigError, Services | Scope.Scope> =>
   Effect.gen(function* () {
+    yield* validate(options)
     const context = yield* Effect.context<Services>()
     const catalog = new Catalog(set.pipelines)
     const env: Env = {
@@ -203,6 +272,7 @@ export const createMcpServer = async (
   set: PipelineSet.PipelineSet,
   options?: CreateOptions
 ): Promise<DataMcpServer> => {
+  await Effect.runPromise(validate(options))
   const layer =
     options?.inMemory === true
       ? Runner.layerMemory(options)
