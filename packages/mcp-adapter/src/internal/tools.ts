@@ -24,6 +24,7 @@ import {
   paramsJsonSchema,
   readOnlyAnnotations,
   runAnnotations,
+  type SinkInfo,
   sinkInfo,
   sourceName
 } from "./describe.ts"
@@ -122,6 +123,21 @@ const runToolInput = (pipeline: Pipeline.Any): StandardSchemaWithJSON => {
   return made
 }
 
+// What a pipeline's tool says about it never changes for a pipeline value: computed once, not per request.
+const toolTexts = new WeakMap<Pipeline.Any, { readonly info: SinkInfo; readonly description: string }>()
+const toolText = (pipeline: Pipeline.Any) => {
+  let text = toolTexts.get(pipeline)
+  if (text === undefined) {
+    const info = sinkInfo(pipeline)
+    text = {
+      info,
+      description: describePipeline(pipeline, info, { example: `${toolName(pipeline)} ${exampleArgs(pipeline)}` })
+    }
+    toolTexts.set(pipeline, text)
+  }
+  return text
+}
+
 const hash = (value: unknown): string => createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 8)
 
 export const registerTools = (server: McpServer, env: Env, caller: Caller): void => {
@@ -181,7 +197,7 @@ export const registerTools = (server: McpServer, env: Env, caller: Caller): void
         Effect.gen(function* () {
           yield* need("pipelines:list")
           const items = catalog.visible(caller).map((entry) => {
-            const info = sinkInfo(entry.pipeline)
+            const { info } = toolText(entry.pipeline)
             return {
               name: entry.pipeline.name,
               version: entry.pipeline.version,
@@ -301,7 +317,7 @@ export const registerTools = (server: McpServer, env: Env, caller: Caller): void
       )
   )
 
-  const anyDestructive = catalog.visible(caller).some((e) => sinkInfo(e.pipeline).disposition !== "append")
+  const anyDestructive = catalog.visible(caller).some((e) => toolText(e.pipeline).info.disposition !== "append")
   server.registerTool(
     "run_pipeline",
     {
@@ -468,14 +484,12 @@ export const registerTools = (server: McpServer, env: Env, caller: Caller): void
     .slice(0, options.maxPipelineTools)
   for (const entry of own) {
     const pipeline = entry.pipeline
-    const info = sinkInfo(pipeline)
+    const { info, description } = toolText(pipeline)
     server.registerTool(
       toolName(pipeline),
       {
         title: `Run ${pipeline.name}`,
-        description: describePipeline(pipeline, info, {
-          example: `${toolName(pipeline)} ${exampleArgs(pipeline)}`
-        }),
+        description,
         inputSchema: runToolInput(pipeline),
         outputSchema: output.run,
         annotations: runAnnotations(info)
