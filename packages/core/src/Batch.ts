@@ -53,9 +53,13 @@ export interface Batch<out A, out C = Checkpoint> {
   readonly encoded?: Encoded | undefined
 }
 
-// Batches made by `makeEncoded` and not copied since: a copy (a spread, `withRecords`) may carry changed records
-// next to the original `encoded`, so only the original object's encoded rows are trusted.
-const pristine = new WeakSet<object>()
+// Batches made by `makeEncoded` and not copied since (a copy — a spread, `withRecords` — may carry changed records
+// next to the original `encoded`, so only the original object's encoded rows are trusted), with their decoding.
+interface Lazy {
+  records: ReadonlyArray<unknown> | undefined
+  readonly decode: () => ReadonlyArray<unknown>
+}
+const pristine = new WeakMap<object, Lazy>()
 
 /**
  * Makes a batch of encoded rows. Its `records` decode on first access (`decode`, once), so code that wraps a
@@ -74,20 +78,33 @@ export const makeEncoded = <A, C = Checkpoint>(
     readonly bytes?: number | undefined
   }
 ): Batch<A, C> => {
-  let records: ReadonlyArray<A> | undefined
-  const decode = options.decode
+  const lazy: Lazy = { records: undefined, decode: options.decode }
   const batch: Batch<A, C> = {
     stream: options.stream ?? defaultStream,
     get records() {
-      if (records === undefined) records = decode()
-      return records
+      if (lazy.records === undefined) lazy.records = lazy.decode()
+      return lazy.records as ReadonlyArray<A>
     },
     checkpoint: options.checkpoint,
     bytes: options.bytes,
     encoded
   }
-  pristine.add(batch)
+  pristine.set(batch, lazy)
   return batch
+}
+
+/**
+ * A batch's records for a consumer that reads them once: an encoded batch's records are decoded without being
+ * kept on the batch (unless something read them already), so they can be collected as soon as that consumer
+ * is done, even while the batch itself is still referenced.
+ *
+ * @category getters
+ * @since 0.1.0
+ */
+export const takeRecords = <A>(batch: Batch<A, unknown>): ReadonlyArray<A> => {
+  const lazy = pristine.get(batch)
+  if (lazy === undefined) return batch.records
+  return (lazy.records ?? lazy.decode()) as ReadonlyArray<A>
 }
 
 /**

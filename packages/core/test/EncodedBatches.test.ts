@@ -134,6 +134,29 @@ describe("encoded batches", () => {
     assert.isUndefined(Batch.encodedOf(Batch.withRecords(batch, [])))
   })
 
+  it("takeRecords decodes without keeping the records on the batch, unless they were read already", () => {
+    let decodes = 0
+    const batch = Batch.makeEncoded<Row>(
+      { format: FORMAT, columns: [], rows: 2, chunks: [encode(range(2))] },
+      {
+        decode: () => {
+          decodes++
+          return range(2)
+        }
+      }
+    )
+    const first = Batch.takeRecords(batch)
+    const second = Batch.takeRecords(batch)
+    assert.deepStrictEqual(first, range(2))
+    assert.notStrictEqual(first, second, "nothing kept: each take decodes")
+    assert.strictEqual(decodes, 2)
+    const read = batch.records
+    assert.strictEqual(Batch.takeRecords(batch), read, "once read through the getter, the kept records are taken")
+    assert.strictEqual(decodes, 3)
+    const plain = Batch.make(range(3))
+    assert.strictEqual(Batch.takeRecords(plain), plain.records)
+  })
+
   it.live("no transform and a sink that loads the encoding: rows go through undecoded, checkpoints as usual", () =>
     Effect.gen(function* () {
       const probe = newProbe()

@@ -383,7 +383,7 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
         // Encoded batches decode here, on first access: a failure to decode is the source's (typed) error.
         let records: ReadonlyArray<unknown>
         try {
-          records = batch.records
+          records = Batch.takeRecords(batch)
         } catch (error) {
           return Effect.fail(error)
         }
@@ -479,7 +479,7 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
     ): Effect.Effect<ReadonlyArray<Batch.Batch<unknown, unknown>>, unknown> => {
       const encoded = Batch.encodedOf(batch)
       if (encoded !== undefined && encodings?.includes(encoded.format) === true) return Effect.succeed([batch])
-      const records = batch.records
+      const records = Batch.takeRecords(batch)
       if (records.length <= EARLY_SLICE) return Effect.map(processSlice(batch), (b) => [b])
       const slices: Array<Batch.Batch<unknown, unknown>> = []
       for (let at = 0; at < records.length; at += EARLY_SLICE) {
