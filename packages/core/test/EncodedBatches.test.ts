@@ -109,24 +109,33 @@ const pipelineOf = (
     options: { batch: { rows: 10, maxWaitMs: 20 }, ...extra?.options }
   })
 
-describe("encoded batches", () => {
-  it("only the batch made by makeEncoded counts as encoded; its records decode once, on first access", () => {
-    let decodes = 0
-    const batch = Batch.makeEncoded<Row>(
+/** Two encoded rows whose decodings are counted. */
+const countingBatch = () => {
+  const counted = {
+    decodes: 0,
+    batch: Batch.makeEncoded<Row>(
       { format: FORMAT, columns: [], rows: 2, chunks: [encode(range(2))] },
       {
         decode: () => {
-          decodes++
+          counted.decodes++
           return range(2)
         }
       }
     )
+  }
+  return counted
+}
+
+describe("encoded batches", () => {
+  it("only the batch made by makeEncoded counts as encoded; its records decode once, on first access", () => {
+    const counted = countingBatch()
+    const batch = counted.batch
     assert.strictEqual(Batch.size(batch), 2)
-    assert.strictEqual(decodes, 0, "size does not decode")
+    assert.strictEqual(counted.decodes, 0, "size does not decode")
     assert.strictEqual(Batch.encodedOf(batch)?.rows, 2)
     assert.deepStrictEqual(batch.records, range(2))
     assert.deepStrictEqual(batch.records, range(2))
-    assert.strictEqual(decodes, 1, "decoded once")
+    assert.strictEqual(counted.decodes, 1, "decoded once")
     const copy = { ...batch, records: batch.records.map((r) => ({ id: r.id * 10 })) }
     assert.isDefined(copy.encoded, "a spread copies the field")
     assert.isUndefined(Batch.encodedOf(copy), "but the copy is taken by its records")
@@ -135,24 +144,16 @@ describe("encoded batches", () => {
   })
 
   it("takeRecords decodes without keeping the records on the batch, unless they were read already", () => {
-    let decodes = 0
-    const batch = Batch.makeEncoded<Row>(
-      { format: FORMAT, columns: [], rows: 2, chunks: [encode(range(2))] },
-      {
-        decode: () => {
-          decodes++
-          return range(2)
-        }
-      }
-    )
+    const counted = countingBatch()
+    const batch = counted.batch
     const first = Batch.takeRecords(batch)
     const second = Batch.takeRecords(batch)
     assert.deepStrictEqual(first, range(2))
     assert.notStrictEqual(first, second, "nothing kept: each take decodes")
-    assert.strictEqual(decodes, 2)
+    assert.strictEqual(counted.decodes, 2)
     const read = batch.records
     assert.strictEqual(Batch.takeRecords(batch), read, "once read through the getter, the kept records are taken")
-    assert.strictEqual(decodes, 3)
+    assert.strictEqual(counted.decodes, 3)
     const plain = Batch.make(range(3))
     assert.strictEqual(Batch.takeRecords(plain), plain.records)
   })
