@@ -14,6 +14,7 @@ import { Effect, Option, Schema, type Scope } from "effect"
 import type pg from "pg"
 import { from as copyFromStdin } from "pg-copy-streams"
 import * as Pool from "./internal/pool.ts"
+import * as SinkArrays from "./internal/sinkArrays.ts"
 import * as Evolution from "./internal/sinkEvolution.ts"
 import * as SinkSql from "./internal/sinkSql.ts"
 import * as PostgresCodec from "./PostgresCodec.ts"
@@ -31,9 +32,9 @@ const Name = Schema.String.check(Schema.isNonEmpty()).check(Schema.isMaxLength(6
  */
 export const Column = Schema.Struct({
   name: Name.annotate({ description: "The column name (the record key), 1 to 63 characters." }),
-  type: Schema.Literals(SinkSql.columnTypes).annotate({
+  type: Schema.Literals([...SinkSql.columnTypes, ...SinkSql.typeAliases]).annotate({
     description:
-      "The column's PostgreSQL type: bigint, integer, numeric, double precision, text, boolean, timestamptz, timestamp, date, jsonb or bytea."
+      "The column's PostgreSQL type: bigint, integer, numeric, double precision, text, boolean, timestamptz, timestamp, date, jsonb or bytea, or an array of one (text[], bigint[], …; multi-dimensional values fit the same type). The aliases int8, int4, float8 and bool (and their arrays) are accepted."
   })
 })
 
@@ -138,7 +139,11 @@ export const decode = (input: unknown): Effect.Effect<SinkOptions, Config.Config
 const targetOf = (options: SinkOptions): SinkSql.Target => {
   const [schema, table] =
     typeof options.table === "string" ? [PostgresConfig.schemaOf(options.connection), options.table] : options.table
-  return { schema, table, columns: options.columns ?? [] }
+  return {
+    schema,
+    table,
+    columns: (options.columns ?? []).map((c) => ({ name: c.name, type: SinkSql.canonicalType(c.type) }))
+  }
 }
 
 const configError = (path: string, detail: string) =>
@@ -148,7 +153,8 @@ type MergeInput = Extract<NonNullable<SinkOptions["disposition"]>, { readonly me
 
 /** The disposition and, for merge, its spec, with every named field checked against the declared columns. */
 const dispositionOf = (
-  options: SinkOptions
+  options: SinkOptions,
+  columns: ReadonlyArray<SinkSql.LiveColumn>
 ): {
   readonly disposition: Sink.Disposition
   readonly merge?: SinkSql.MergeSpec | undefined
@@ -167,7 +173,7 @@ const dispositionOf = (
   })
   // Inferred columns: the spec is checked against the table's columns once they are known.
   if (options.columns === undefined) return { disposition, mergeInput: m }
-  return { disposition, merge: mergeSpecOf(m, options.columns), mergeInput: m }
+  return { disposition, merge: mergeSpecOf(m, columns), mergeInput: m }
 }
 
 /** The merge spec, with every named field checked against the columns (throws a `ConfigError`). */
@@ -245,21 +251,38 @@ const copyRows = (client: pg.PoolClient, target: SinkSql.Target, payload: string
     catch: (cause) => PostgresError.toConnectorError(cause, "write")
   })
 
+/** The first array value of `record` in `columns` whose shape PostgreSQL would refuse, as a reason. */
+const shapeReason = (record: Record<string, unknown>, columns: ReadonlyArray<string>): string | undefined => {
+  for (const name of columns) {
+    const why = SinkArrays.shapeError(record[name])
+    if (why !== undefined) return `column "${name}": ${why}`
+  }
+  return undefined
+}
+
 /**
  * Encodes each record on its own, so a value the codec refuses rejects only its record. `indexes` maps each
  * record to its batch index (when some were discarded before); `rejected` holds those already rejected.
+ * `shaped` names the array columns whose values must be rectangular (checked first: PostgreSQL would refuse
+ * the whole COPY).
  */
 const encodeBatch = (
   encoder: PostgresCodec.Encoder,
   records: ReadonlyArray<Record<string, unknown>>,
   indexes?: ReadonlyArray<number>,
-  already: ReadonlyArray<{ readonly index: number; readonly reason: string }> = []
+  already: ReadonlyArray<{ readonly index: number; readonly reason: string }> = [],
+  shaped: ReadonlyArray<string> = []
 ) => {
   let payload = ""
   let written = 0
   const rejected: Array<{ readonly index: number; readonly reason: string }> = [...already]
   records.forEach((record, i) => {
     const index = indexes === undefined ? i : (indexes[i] ?? i)
+    const shape = shaped.length === 0 ? undefined : shapeReason(record, shaped)
+    if (shape !== undefined) {
+      rejected.push({ index, reason: shape })
+      return
+    }
     try {
       payload += encoder.encodeRow(record)
       written++
@@ -271,7 +294,7 @@ const encodeBatch = (
       rejected.push({ index, reason })
     }
   })
-  if (already.length > 0) rejected.sort((a, b) => a.index - b.index)
+  if (already.length > 0 || (shaped.length > 0 && rejected.length > 0)) rejected.sort((a, b) => a.index - b.index)
   return { payload, written, rejected }
 }
 
@@ -347,12 +370,19 @@ const openTarget = (
  *   is a full refresh again. A failed run leaves the target as it was.
  * - `columns` omitted: the columns are inferred from the first batch (`SchemaInference`: integer → bigint,
  *   number → double precision, decimal → numeric, string → text, boolean, timestamp → timestamptz or timestamp by
- *   the first value's `zoned`, date, json/object/array → jsonb, binary → bytea; all-null fields wait) and the
- *   table is created by that write, under the advisory lock, in its transaction.
+ *   the first value's `zoned`, date, binary → bytea, json/object → jsonb; all-null fields wait) and the
+ *   table is created by that write, under the advisory lock, in its transaction. Arrays whose elements (at any
+ *   depth, rectangular) share one scalar type become an array of that type (`text[]`, `bigint[]`, …); arrays of
+ *   mixed, nested-object or unknown elements (only empty arrays or nulls seen), ragged arrays and arrays of more
+ *   than 6 dimensions become jsonb.
+ * - Array columns (`text[]`, `bigint[]`, `jsonb[]`, …, declared or inferred) are written through COPY from JS
+ *   arrays; nested JS arrays are dimensions (not for `jsonb[]`, whose inner arrays are JSON values). A value
+ *   PostgreSQL would refuse (a ragged multi-dimensional array, more than 6 dimensions) rejects its record.
  * - Schema evolution (`schemaEvolution`, default `"evolve"`), per write against the table's columns (read from
  *   information_schema at open, refreshed after DDL): a field with no column is added (`alter table … add
  *   column`), a value the column cannot hold is widened losslessly (int2→int4→int8→numeric, real→double
- *   precision, varchar(n)→text, date→timestamp(tz)) in the write's transaction under the advisory lock; any other
+ *   precision, varchar(n)→text, date→timestamp(tz), and the same for array elements: int4[]→int8[]) in the write's
+ *   transaction under the advisory lock; any other
  *   widening, and every change under `"freeze"`, fails (not retryable) with the diff (`+ added: email (text)`).
  *   `"discardValue"` drops such fields, `"discardRow"` rejects their records naming the field. A value no
  *   widening helps (text in a bigint column) is rejected by the codec record by record, as before. Rows are
@@ -388,7 +418,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
   const mode: Evolution.Mode = options.schemaEvolution ?? "evolve"
   const target = targetOf(options)
   const declaredNames = new Set(target.columns.map((c) => c.name))
-  const { disposition, merge: declaredMerge, mergeInput } = dispositionOf(options)
+  const { disposition, merge: declaredMerge, mergeInput } = dispositionOf(options, target.columns)
   const replace = disposition.type === "replace"
   const mergeKey =
     mergeInput === undefined ? undefined : { key: mergeInput.key, strategy: mergeInput.strategy ?? "upsert" }
@@ -410,7 +440,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
       /** The write table's columns as the database has them; a missing table falls back to the declared ones. */
       const readLive = (runner: pg.Pool | pg.PoolClient) =>
         Effect.map(
-          Pool.query<{ name: string; data_type: string; len: number | null }>(
+          Pool.query<{ name: string; data_type: string; udt: string | null; len: number | null }>(
             runner,
             SinkSql.readColumns(writeTable),
             "open"
@@ -422,7 +452,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
                   exists: true,
                   columns: result.rows.map((r) => ({
                     name: r.name,
-                    type: SinkSql.liveTypeOf(r.data_type),
+                    type: SinkSql.liveTypeOf(r.data_type, r.udt),
                     maxLength: r.len ?? undefined
                   }))
                 }
@@ -499,7 +529,8 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
       const encode = (state: Live, prepared: Prepared) => {
         const columns = columnsFor(state, prepared)
         const encoder = PostgresCodec.makeEncoder(columns.map((c) => ({ name: c.name, oid: SinkSql.liveOid(c) })))
-        return { columns, batch: encodeBatch(encoder, prepared.records, prepared.indexes, prepared.rejected) }
+        const shaped = columns.filter((c) => SinkArrays.hasDimensions(c.type)).map((c) => c.name)
+        return { columns, batch: encodeBatch(encoder, prepared.records, prepared.indexes, prepared.rejected, shaped) }
       }
 
       const mergeSpecFor = (columns: ReadonlyArray<SinkSql.LiveColumn>) =>

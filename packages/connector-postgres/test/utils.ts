@@ -1,6 +1,10 @@
 import { createRequire } from "node:module"
+import type { Sink } from "@data-mcp/core"
 import { afterAll } from "@effect/vitest"
+import { Effect } from "effect"
 import type pg from "pg"
+import * as Pool from "../src/internal/pool.ts"
+import type { Fragment } from "../src/Sql.ts"
 
 // vitest runs Node with `--conditions import`, under which pg's index requires pg-pool's ESM build; the client
 // alone does not need the pool, so load it directly for set-up and tear-down.
@@ -80,3 +84,21 @@ export const database = async (label: string, prefix: string): Promise<Database>
     }
   }
 }
+
+const pgConnection = { ...Pool.configFromEnv(), connectTimeoutMs: 5_000 }
+
+/** Runs one statement on a short-lived pool. */
+export const exec = (fragment: Fragment) =>
+  Effect.scoped(Effect.flatMap(Pool.pool(pgConnection), (pool) => Pool.query(pool, fragment, "check")))
+
+/** Opens a sink for state key `key` as run `r<token>` holding lease `token`, as the runner would. */
+export const openWriter = <A>(sink: Sink.Sink<A>, key: string, token = 1) =>
+  sink.open({
+    runId: `r${token}`,
+    pipeline: "test",
+    stateKey: key,
+    lease: { key, runId: `r${token}`, token, expiresAt: Date.now() + 60_000 }
+  })
+
+/** A batch of the default stream. */
+export const batch = <A>(records: ReadonlyArray<A>) => ({ stream: "default", records, checkpoint: null })
