@@ -17,6 +17,7 @@ import * as Pool from "./internal/pool.ts"
 import * as SinkArrays from "./internal/sinkArrays.ts"
 import * as Evolution from "./internal/sinkEvolution.ts"
 import * as SinkSql from "./internal/sinkSql.ts"
+import * as Versions from "./internal/sinkVersions.ts"
 import * as PostgresCodec from "./PostgresCodec.ts"
 import * as PostgresConfig from "./PostgresConfig.ts"
 import * as PostgresError from "./PostgresError.ts"
@@ -313,19 +314,39 @@ const openTarget = (
     transactional: boolean
     merge: { readonly key: ReadonlyArray<string>; readonly strategy: "upsert" | "delete-insert" } | undefined
     staging: SinkSql.Target | undefined
+    runId: string
   }
-) =>
+): Effect.Effect<ReadonlyArray<Sink.SchemaChange>, ConnectorError.ConnectorError> =>
   Effect.scoped(
     Effect.gen(function* () {
-      if (!options.create && !options.transactional && options.staging === undefined) return
+      if (!options.create && !options.transactional && options.staging === undefined) return []
       const client = yield* Pool.client(p, "open")
-      yield* inTransaction(
+      return yield* inTransaction(
         client,
         Effect.gen(function* () {
           yield* Pool.query(client, SinkSql.ddlLock(target), "open")
+          const changes: Array<Sink.SchemaChange> = []
           // Inferred columns (none declared): the table is created by the first write, from its batch.
           const declared = target.columns.length > 0
-          if (options.create && declared) yield* Pool.query(client, SinkSql.createTable(target), "open")
+          if (options.create && declared) {
+            const existed = yield* Pool.query<{ present: boolean }>(client, SinkSql.tableExists(target), "open")
+            yield* Pool.query(client, SinkSql.createTable(target), "open")
+            if (existed.rows[0]?.present !== true)
+              changes.push(
+                yield* Versions.record(
+                  client,
+                  {
+                    target,
+                    created: true,
+                    diff: Evolution.createdDiff(target.columns),
+                    columns: Versions.columnsOf(target.columns),
+                    runId: options.runId,
+                    seq: null
+                  },
+                  "open"
+                )
+              )
+          }
           if (options.create && options.merge !== undefined && options.merge.strategy === "upsert") {
             const exists = yield* Pool.query<{ present: boolean }>(client, SinkSql.tableExists(target), "open")
             if (exists.rows[0]?.present === true)
@@ -340,6 +361,7 @@ const openTarget = (
           }
           if (options.transactional) yield* Pool.query(client, SinkSql.createStateTable(target), "open")
           yield* Pool.query(client, SinkSql.commit, "open")
+          return changes
         })
       )
     })
@@ -387,6 +409,12 @@ const openTarget = (
  *   `"discardValue"` drops such fields, `"discardRow"` rejects their records naming the field. A value no
  *   widening helps (text in a bigint column) is rejected by the codec record by record, as before. Rows are
  *   copied into the declared columns and those the batch holds, so other columns keep their defaults.
+ * - Schema changes the sink makes (creating the table — at open for declared columns, with the first batch
+ *   for inferred ones — adding or widening columns) are versioned per table in `data_mcp_schema (table_name,
+ *   version, diff, columns, run_id, seq, at)` in the target schema, in the transaction of the DDL, and returned
+ *   in `WriteResult.schemaChanges` (a table created at open: with the first write), so the run shows a
+ *   `SchemaChanged` event and a summary line for each. A table the sink did not create counts as version 1, so
+ *   its first change is version 2. A replayed write that was already committed reports the changes it made.
  * - `loadCheckpoint` (transactional) returns the checkpoint committed with the data: the authority on resume.
  * - Driver errors are `ConnectorError`s classified by `PostgresError`; retryable ones are retried by the runner.
  *
@@ -432,7 +460,14 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
       const staging = replace
         ? SinkSql.stagingTarget(target, createHash("sha256").update(stateKey).digest("hex").slice(0, 10))
         : undefined
-      yield* openTarget(p, target, { create, transactional, merge: mergeKey, staging })
+      // A table created here is reported with the first write (the runner learns of changes from write results).
+      let pendingChanges = yield* openTarget(p, target, {
+        create,
+        transactional,
+        merge: mergeKey,
+        staging,
+        runId: context.runId
+      })
       // The table the rows go to (and the DDL of evolution): the staging table of a replace, else the target.
       const writeTable = staging ?? target
       const tableLabel = `${writeTable.schema}.${writeTable.table}`
@@ -550,19 +585,39 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
        * Runs the prepared DDL inside the caller's transaction, under the advisory DDL lock, against the columns as
        * they are now (another writer may have changed them), and returns the new live columns and encoded batch.
        */
-      const evolveIn = (client: pg.PoolClient, records: ReadonlyArray<Record<string, unknown>>) =>
+      const evolveIn = (
+        client: pg.PoolClient,
+        records: ReadonlyArray<Record<string, unknown>>,
+        ctx: Sink.WriteContext
+      ) =>
         Effect.gen(function* () {
           yield* Pool.query(client, SinkSql.ddlLock(writeTable), "write")
           const now = yield* readLive(client)
           const prepared = yield* prepare(records, now)
           for (const statement of prepared.ddl) yield* Pool.query(client, statement, "write")
           const next = prepared.ddl.length === 0 ? now : yield* readLive(client)
+          const changes: Array<Sink.SchemaChange> = []
+          if (prepared.ddl.length > 0)
+            changes.push(
+              yield* Versions.record(
+                client,
+                {
+                  target,
+                  created: !now.exists,
+                  diff: Evolution.diffOf(prepared.plan),
+                  columns: Versions.columnsOf(next.columns),
+                  runId: context.runId,
+                  seq: ctx.seq
+                },
+                "write"
+              )
+            )
           if (!now.exists && next.exists && mergeKey !== undefined && mergeKey.strategy === "upsert" && !replace) {
             // A table created from the batch gets the merge key's unique index (its columns checked first).
             yield* mergeSpecFor(next.columns)
             yield* Pool.query(client, SinkSql.createKeyIndex(target, mergeKey.key), "write")
           }
-          return { next, prepared, ...encode(next, prepared) }
+          return { next, prepared, changes, ...encode(next, prepared) }
         })
 
       /** Applies the encoded rows inside the caller's transaction, as the disposition says. */
@@ -600,7 +655,10 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
           }
         })
 
-      /** Evolves the table if the batch needs it, then applies it; returns the result and the live columns after. */
+      /**
+       * Evolves the table if the batch needs it, then applies it; returns the result, the live columns after and
+       * the schema changes made.
+       */
       const evolveAndApply = (
         client: pg.PoolClient,
         records: ReadonlyArray<Record<string, unknown>>,
@@ -610,11 +668,11 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
         Effect.gen(function* () {
           if (work.prepared.ddl.length === 0) {
             yield* apply(client, work.batch, work.columns, work.state, ctx)
-            return { batch: work.batch, next: work.state }
+            return { batch: work.batch, next: work.state, changes: NO_CHANGES }
           }
-          const evolved = yield* evolveIn(client, records)
+          const evolved = yield* evolveIn(client, records, ctx)
           yield* apply(client, evolved.batch, evolved.columns, evolved.next, ctx)
-          return { batch: evolved.batch, next: evolved.next }
+          return { batch: evolved.batch, next: evolved.next, changes: evolved.changes }
         })
 
       const fenced = (stored: string) =>
@@ -643,9 +701,11 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
               const storedToken = BigInt(row.token)
               if (storedToken > BigInt(lease.token)) return yield* fenced(row.token)
               if (storedToken === BigInt(lease.token) && BigInt(row.seq) >= BigInt(ctx.seq)) {
-                // Already committed (the acknowledgement was lost): commit nothing, report success.
+                // Already committed (the acknowledgement was lost): commit nothing, report success, and the
+                // schema changes that commit made.
                 yield* Pool.query(client, SinkSql.rollback, "write")
-                return { batch: work.batch, next: undefined }
+                const changes = yield* Versions.recorded(client, target, context.runId, ctx.seq)
+                return { batch: work.batch, next: undefined, changes }
               }
             }
             const applied = yield* evolveAndApply(client, records, work, ctx)
@@ -660,6 +720,14 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
             return applied
           })
         )
+
+      /** A successful write's schema changes, after those of opening the sink (reported once). */
+      const reported = (changes: ReadonlyArray<Sink.SchemaChange>) => {
+        if (pendingChanges.length === 0) return changes
+        const all = [...pendingChanges, ...changes]
+        pendingChanges = NO_CHANGES
+        return all
+      }
 
       const write = (
         batch: { readonly records: ReadonlyArray<Record<string, unknown>> },
@@ -682,13 +750,13 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
               const result = yield* writeTransactional(client, records, work, ctx)
               if (result.next !== undefined) live = result.next
               wrote = true
-              return resultOf(result.batch)
+              return resultOf(result.batch, reported(result.changes))
             }
             if (mergeInput === undefined && staging === undefined && work.prepared.ddl.length === 0) {
               if (work.batch.written > 0 && work.columns.length > 0)
                 yield* copyRows(client, { ...target, columns: work.columns }, work.batch.payload)
               wrote = true
-              return resultOf(work.batch)
+              return resultOf(work.batch, reported(NO_CHANGES))
             }
             const result = yield* inTransaction(
               client,
@@ -700,7 +768,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
             )
             live = result.next
             wrote = true
-            return resultOf(result.batch)
+            return resultOf(result.batch, reported(result.changes))
           })
         )
 
@@ -807,5 +875,13 @@ interface Work {
   readonly batch: ReturnType<typeof encodeBatch>
 }
 
-const resultOf = (batch: ReturnType<typeof encodeBatch>): Sink.WriteResult =>
-  batch.rejected.length === 0 ? { written: batch.written } : { written: batch.written, rejected: batch.rejected }
+const NO_CHANGES: ReadonlyArray<Sink.SchemaChange> = []
+
+const resultOf = (
+  batch: ReturnType<typeof encodeBatch>,
+  changes: ReadonlyArray<Sink.SchemaChange>
+): Sink.WriteResult => ({
+  written: batch.written,
+  ...(batch.rejected.length === 0 ? {} : { rejected: batch.rejected }),
+  ...(changes.length === 0 ? {} : { schemaChanges: changes })
+})

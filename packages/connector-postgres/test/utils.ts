@@ -1,5 +1,5 @@
 import { createRequire } from "node:module"
-import type { Sink } from "@data-mcp/core"
+import { SchemaInference, type Sink } from "@data-mcp/core"
 import { afterAll } from "@effect/vitest"
 import { Effect } from "effect"
 import type pg from "pg"
@@ -102,3 +102,9 @@ export const openWriter = <A>(sink: Sink.Sink<A>, key: string, token = 1) =>
 
 /** A batch of the default stream. */
 export const batch = <A>(records: ReadonlyArray<A>) => ({ stream: "default", records, checkpoint: null })
+
+/** A write result's schema changes, one line each: `schema.table v2: + added: email (text); ~ widened: …`. */
+export const changesOf = (result: Sink.WriteResult): ReadonlyArray<string> =>
+  (result.schemaChanges ?? []).map(
+    (c) => `${c.target} v${c.version}: ${SchemaInference.formatDiff(c.diff).replaceAll("\n", "; ")}`
+  )

@@ -10,6 +10,7 @@ import type { Effect, Option, Scope } from "effect"
 import type { Batch } from "./Batch.ts"
 import type { Json } from "./Checkpoint.ts"
 import type { ConnectorError } from "./ConnectorError.ts"
+import type { Diff } from "./SchemaInference.ts"
 import type { Lease, StateError } from "./StateStore.ts"
 
 /**
@@ -151,6 +152,22 @@ export interface WriteContext {
 }
 
 /**
+ * A change a sink made to the shape of its target while writing: a table created, columns added or widened.
+ * The runner turns each into a `SchemaChanged` run event (with `target`) and a line in the run summary's notes.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SchemaChange {
+  /** What changed, as the user names it (`public.orders`). */
+  readonly target: string
+  /** The target's schema version after the change, as the sink counts them (1: the sink created it). */
+  readonly version: number
+  /** The change, from the version before: columns added, columns widened (`from` → `to`). */
+  readonly diff: Diff
+}
+
+/**
  * What a write did.
  *
  * @category models
@@ -161,6 +178,8 @@ export interface WriteResult {
   readonly written: number
   /** Records the sink refused one by one (they become dead letters), by index in the batch. */
   readonly rejected?: ReadonlyArray<{ readonly index: number; readonly reason: string }> | undefined
+  /** Changes this write (or, on the first write, opening the sink) made to the target's schema, in order. */
+  readonly schemaChanges?: ReadonlyArray<SchemaChange> | undefined
 }
 
 /**

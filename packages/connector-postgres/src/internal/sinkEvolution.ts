@@ -235,6 +235,12 @@ export const diffOf = (plan: Plan): SchemaInference.Diff => ({
   incompatible: plan.widened.filter((w) => !w.lossless).map((w) => ({ path: w.name, from: w.fromLabel, to: w.to }))
 })
 
+/** The diff of a table created with `columns`: every column added. */
+export const createdDiff = (columns: ReadonlyArray<LiveColumn>): SchemaInference.Diff => ({
+  ...SchemaInference.emptyDiff,
+  added: columns.map((c) => ({ path: c.name, type: label(c) }))
+})
+
 export interface Discarded {
   readonly records: Array<Record<string, unknown>>
   /** The batch index of each kept record. */
