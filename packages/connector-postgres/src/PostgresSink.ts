@@ -389,7 +389,8 @@ const openTarget = (
  * - `disposition: "replace"`: writes go to `<table>__dm_staging_<hash of the state key>`, which survives
  *   restarts (created at open; the first batch of a run from the beginning truncates it); `finish` swaps it in
  *   with drop + rename in one transaction under an advisory lock and clears the checkpoint, so the next run
- *   is a full refresh again. A failed run leaves the target as it was.
+ *   is a full refresh again. A failed run leaves the target as it was. Transactional, a `finish` of a run whose
+ *   lease was taken over (a higher token wrote the state row) fails with `StateError` `Fenced` and swaps nothing.
  * - `columns` omitted: the columns are inferred from the first batch (`SchemaInference`: integer → bigint,
  *   number → double precision, decimal → numeric, string → text, boolean, timestamp → timestamptz or timestamp by
  *   the first value's `zoned`, date, binary → bytea, json/object → jsonb; all-null fields wait) and the
@@ -675,11 +676,11 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
           return { batch: evolved.batch, next: evolved.next, changes: evolved.changes }
         })
 
-      const fenced = (stored: string) =>
+      const fenced = (stored: string, outcome = "stop without writing") =>
         new StateStore.StateError({
           reason: "Fenced",
           key: stateKey,
-          detail: `run ${context.runId} holds token ${lease.token}, but token ${stored} has written to ${target.schema}.${target.table}; stop without writing`
+          detail: `run ${context.runId} holds token ${lease.token}, but token ${stored} has written to ${target.schema}.${target.table}; ${outcome}`
         })
 
       const writeTransactional = (
@@ -772,15 +773,8 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
           })
         )
 
-      const finishError = (detail: string) =>
-        new ConnectorError.ConnectorError({
-          connector: name,
-          operation: "finish",
-          reason: new ConnectorError.Unknown({ detail })
-        })
-
       // replace: swap the staging table in, in one transaction under an advisory lock, and forget the checkpoint.
-      const finish = (stagingTable: SinkSql.Target): Effect.Effect<void, Sink.SinkError> =>
+      const finish = (stagingTable: SinkSql.Target): Effect.Effect<void, Sink.SinkError | StateStore.StateError> =>
         Effect.scoped(
           Effect.gen(function* () {
             const client = yield* Pool.client(p, "finish")
@@ -796,9 +790,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
                   )
                   const row = locked.rows[0]
                   if (row !== undefined && BigInt(row.token) > BigInt(lease.token))
-                    return yield* finishError(
-                      `run ${context.runId} holds token ${lease.token}, but token ${row.token} has written to ${target.schema}.${target.table}; the staging table was not swapped in`
-                    )
+                    return yield* fenced(row.token, "the staging table was not swapped in")
                 }
                 const present = yield* Pool.query<{ present: boolean }>(
                   client,

@@ -198,8 +198,12 @@ export interface Writer<in A> {
   readonly write: (batch: Batch<A>, context: WriteContext) => Effect.Effect<WriteResult, SinkError | StateError>
   /** Transactional sinks: the checkpoint committed with the data, the authority when a run resumes. */
   readonly loadCheckpoint?: Effect.Effect<Option.Option<Json>, SinkError | StateError> | undefined
-  /** Called once after the last batch of a successful run (a `replace` swaps its staging target in here). */
-  readonly finish?: Effect.Effect<void, SinkError> | undefined
+  /**
+   * Called once after the last batch of a successful run (a `replace` swaps its staging target in here). A
+   * transactional sink fails with `StateError` `Fenced`, publishing nothing, if a higher lease token has
+   * written since (the run was taken over).
+   */
+  readonly finish?: Effect.Effect<void, SinkError | StateError> | undefined
 }
 
 /**
