@@ -2,7 +2,7 @@
 // `npm run docs:options` rewrites them; `--check` exits 1 if a README is out of date (the test suite checks too).
 import { readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { Config, Csv, Generator, Jsonl, Memory, Parquet } from "@data-mcp/core"
+import { Config, Csv, Generator, Incremental, Jsonl, Memory, Parquet } from "@data-mcp/core"
 
 /** Marker name → the schema whose table goes between `<!-- options:NAME -->` and `<!-- /options -->`. */
 export const tables: Readonly<Record<string, { readonly fields: Readonly<Record<string, never>> }>> = {
@@ -14,7 +14,8 @@ export const tables: Readonly<Record<string, { readonly fields: Readonly<Record<
   "jsonl.source": Jsonl.SourceOptions,
   "jsonl.sink": Jsonl.SinkOptions,
   "parquet.source": Parquet.SourceOptions,
-  "parquet.sink": Parquet.SinkOptions
+  "parquet.sink": Parquet.SinkOptions,
+  incremental: Incremental.IncrementalOptions
 } as never
 
 const MARKER = /<!-- options:([a-z.]+) -->[\s\S]*?<!-- \/options -->/g

@@ -46,6 +46,7 @@
 import { Batch, type Checkpoint, ConnectorError, Source } from "@data-mcp/core"
 import { Effect, Option, Schema, type Scope, Stream } from "effect"
 import type pg from "pg"
+import * as IncrementalStream from "./internal/incremental.ts"
 import * as Pool from "./internal/pool.ts"
 import * as internal from "./internal/source.ts"
 import * as PostgresCodec from "./PostgresCodec.ts"
@@ -91,6 +92,15 @@ export interface StreamOptions {
 }
 
 /**
+ * A table read as core's `Incremental` describes (`cursor` → cursor, `tieBreaker` → key, `lag`, `lookback`,
+ * `onNull`); `order: "desc"`, `initial` and `end` are refused by `make` with a `ConfigError`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type IncrementalStreamOptions = IncrementalStream.IncrementalStreamOptions
+
+/**
  * What `make` takes.
  *
  * @category models
@@ -98,7 +108,8 @@ export interface StreamOptions {
  */
 export interface PostgresSourceOptions {
   readonly connection: PostgresConfig.PostgresConfig
-  readonly streams: ReadonlyArray<StreamOptions>
+  /** The tables, each with its own options or with `incremental: Incremental.make({ cursor, tieBreaker, … })`. */
+  readonly streams: ReadonlyArray<StreamOptions | IncrementalStreamOptions>
   /** Rows per page and batch (default: the runner's batch size hint, 5,000 unless configured). */
   readonly batchSize?: number | undefined
   /** The source name in errors and logs (default `"postgres"`). */
@@ -416,7 +427,8 @@ const readStream = (
  * @category constructors
  * @since 0.1.0
  */
-export const make = (options: PostgresSourceOptions): Source.Source<Row, PostgresCheckpoint> => {
+export const make = (input: PostgresSourceOptions): Source.Source<Row, PostgresCheckpoint> => {
+  const options = { ...input, streams: input.streams.map(IncrementalStream.toStreamOptions) }
   const name = options.name ?? "postgres"
   const config = options.connection
 
