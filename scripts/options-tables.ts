@@ -2,6 +2,7 @@
 // `npm run docs:options` rewrites them; `--check` exits 1 if a README is out of date (the test suite checks too).
 import { readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
+import { PostgresConfig, PostgresSink } from "@data-mcp/connector-postgres"
 import { Config, Csv, Generator, Incremental, Jsonl, Memory, Parquet } from "@data-mcp/core"
 
 /** Marker name → the schema whose table goes between `<!-- options:NAME -->` and `<!-- /options -->`. */
@@ -15,7 +16,11 @@ export const tables: Readonly<Record<string, { readonly fields: Readonly<Record<
   "jsonl.sink": Jsonl.SinkOptions,
   "parquet.source": Parquet.SourceOptions,
   "parquet.sink": Parquet.SinkOptions,
-  incremental: Incremental.IncrementalOptions
+  incremental: Incremental.IncrementalOptions,
+  "postgres.config": PostgresConfig.PostgresConfig,
+  "postgres.ssl": PostgresConfig.SslOptions,
+  "postgres.sink": PostgresSink.SinkOptions,
+  "postgres.sink.column": PostgresSink.Column
 } as never
 
 const MARKER = /<!-- options:([a-z.]+) -->[\s\S]*?<!-- \/options -->/g
@@ -28,7 +33,9 @@ export const render = (text: string): string =>
     return `<!-- options:${name} -->\n${Config.optionsTable(schema)}\n<!-- /options -->`
   })
 
-export const readmes = ["packages/core/README.md"].map((p) => fileURLToPath(new URL(`../${p}`, import.meta.url)))
+export const readmes = ["packages/core/README.md", "packages/connector-postgres/README.md"].map((p) =>
+  fileURLToPath(new URL(`../${p}`, import.meta.url))
+)
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   let stale = false
