@@ -42,7 +42,7 @@ const connection = {
   user: env.PGUSER ?? "postgres",
   database: env.PGDATABASE ?? "test"
 }
-const BATCH = 5000
+const BATCH = Number(env.BENCH_BATCH ?? 5000)
 const tag = `${process.pid}_${Date.now().toString(36)}`
 
 const newClient = async () => {

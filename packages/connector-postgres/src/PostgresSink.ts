@@ -9,10 +9,11 @@
 import { createHash } from "node:crypto"
 import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
-import { type Checkpoint, Config, ConnectorError, SchemaInference, Sink, StateStore } from "@data-mcp/core"
+import { type Batch, type Checkpoint, Config, ConnectorError, SchemaInference, Sink, StateStore } from "@data-mcp/core"
 import { Effect, Option, Schema, type Scope } from "effect"
 import type pg from "pg"
 import { from as copyFromStdin } from "pg-copy-streams"
+import * as EncodedRows from "./internal/encodedRows.ts"
 import * as Pool from "./internal/pool.ts"
 import * as SinkArrays from "./internal/sinkArrays.ts"
 import * as Evolution from "./internal/sinkEvolution.ts"
@@ -243,14 +244,18 @@ const applySessionSettings = (client: pg.PoolClient) =>
         catch: (cause) => PostgresError.toConnectorError(cause, "write")
       })
 
-const copyRows = (client: pg.PoolClient, target: SinkSql.Target, payload: string) =>
+const copyRows = (client: pg.PoolClient, target: SinkSql.Target, payload: Payload) =>
   Effect.tryPromise({
     try: () => {
       const command = SinkSql.copyFrom(target)
-      return pipeline(Readable.from([Buffer.from(payload, "utf8")]), client.query(copyFromStdin(command.text)))
+      const chunks = typeof payload === "string" ? [Buffer.from(payload, "utf8")] : payload
+      return pipeline(Readable.from(chunks), client.query(copyFromStdin(command.text)))
     },
     catch: (cause) => PostgresError.toConnectorError(cause, "write")
   })
+
+/** COPY text to load: encoded by this sink, or chunks that came encoded from the source. */
+type Payload = string | ReadonlyArray<Uint8Array>
 
 /** The first array value of `record` in `columns` whose shape PostgreSQL would refuse, as a reason. */
 const shapeReason = (record: Record<string, unknown>, columns: ReadonlyArray<string>): string | undefined => {
@@ -273,7 +278,7 @@ const encodeBatch = (
   indexes?: ReadonlyArray<number>,
   already: ReadonlyArray<{ readonly index: number; readonly reason: string }> = [],
   shaped: ReadonlyArray<string> = []
-) => {
+): { readonly payload: Payload; readonly written: number; readonly rejected: ReadonlyArray<Rejection> } => {
   let payload = ""
   let written = 0
   const rejected: Array<{ readonly index: number; readonly reason: string }> = [...already]
@@ -730,13 +735,89 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
         return all
       }
 
+      /** Encoded rows the live table takes as they are (same columns and types): loaded without decoding. */
+      const directWork = (encoded: Batch.Encoded): Work | undefined => {
+        if (!live.exists) return undefined
+        const columns = EncodedRows.directColumns(encoded, live.columns, SinkSql.liveOid)
+        if (columns === undefined) return undefined
+        const present = new Set(columns.map((c) => c.name))
+        return {
+          state: live,
+          prepared: {
+            plan: { added: [], widened: [], present },
+            ddl: [],
+            records: [],
+            indexes: undefined,
+            rejected: []
+          },
+          columns,
+          batch: { payload: encoded.chunks, written: encoded.rows, rejected: [] }
+        }
+      }
+
       const write = (
-        batch: { readonly records: ReadonlyArray<Record<string, unknown>> },
+        batch: Batch.Batch<Record<string, unknown>>,
         ctx: Sink.WriteContext
+      ): Effect.Effect<Sink.WriteResult, Sink.SinkError | StateStore.StateError> =>
+        Effect.suspend(() => {
+          const encoded = batch.encoded
+          if (encoded === undefined) return writeRecords(batch.records, ctx, undefined)
+          const direct = directWork(encoded)
+          if (direct !== undefined) return writeRecords([], ctx, direct)
+          // Not loadable as is (other columns or types, a table still to create): decoded, then as records. The
+          // runner has no records to point into, so refused ones travel with their record.
+          return Effect.flatMap(
+            Effect.try({
+              try: () => EncodedRows.decode(encoded),
+              catch: (cause) =>
+                ConnectorError.make(
+                  name,
+                  "write",
+                  new ConnectorError.InvalidRecord({
+                    detail: cause instanceof PostgresCodec.CodecError ? cause.message : "undecodable COPY rows"
+                  })
+                )
+            }),
+            (records) =>
+              Effect.map(writeRecords(records, ctx, undefined), (result) =>
+                result.rejected === undefined
+                  ? result
+                  : { ...result, rejected: result.rejected.map((r) => ({ ...r, record: records[r.index] })) }
+              )
+          )
+        })
+
+      const writeRecords = (
+        records: ReadonlyArray<Record<string, unknown>>,
+        ctx: Sink.WriteContext,
+        direct: Work | undefined
       ): Effect.Effect<Sink.WriteResult, Sink.SinkError | StateStore.StateError> =>
         Effect.scoped(
           Effect.gen(function* () {
-            const records = batch.records
+            if (direct !== undefined) {
+              // Loaded as they came: no evolution (the columns match), nothing to refuse one by one.
+              const client = yield* Pool.client(p, "write")
+              yield* applySessionSettings(client)
+              // No DDL here, but a replayed write reports what its commit changed, and the first write what
+              // opening the sink did.
+              let changes = NO_CHANGES
+              if (transactional) {
+                changes = (yield* writeTransactional(client, records, direct, ctx)).changes
+              } else if (mergeInput === undefined && staging === undefined) {
+                if (direct.batch.written > 0)
+                  yield* copyRows(client, { ...target, columns: direct.columns }, direct.batch.payload)
+              } else {
+                yield* inTransaction(
+                  client,
+                  Effect.gen(function* () {
+                    yield* evolveAndApply(client, records, direct, ctx)
+                    yield* Pool.query(client, SinkSql.commit, "write")
+                  })
+                )
+              }
+              wrote = true
+              return resultOf(direct.batch, reported(changes))
+            }
             let prepared = yield* Effect.result(prepare(records, live))
             if (prepared._tag === "Failure" || prepared.success.ddl.length > 0) {
               // The cached columns may be stale (another writer evolved the table): look again before deciding.
@@ -820,8 +901,26 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
         }
       )
 
+      // Ahead of `write` (see `Sink.Writer.encode`): records that fit the table as it is become COPY text at once;
+      // those that need DDL or a discard first wait for `write` as records.
+      const encodeAhead = (records: ReadonlyArray<Record<string, unknown>>) => {
+        if (!live.exists) return undefined
+        const plan = Evolution.scan(records, live.columns)
+        if (!Evolution.isEmpty(plan)) return undefined
+        const { columns, batch } = encode(live, { plan, ddl: [], records, indexes: undefined, rejected: [] })
+        if (columns.length === 0 || typeof batch.payload !== "string") return undefined
+        const encoded: Batch.Encoded = {
+          format: EncodedRows.COPY_TEXT,
+          columns: columns.map((c) => ({ name: c.name, type: String(SinkSql.liveOid(c)) })),
+          rows: batch.written,
+          chunks: [Buffer.from(batch.payload, "utf8")]
+        }
+        return { encoded, rejected: batch.rejected }
+      }
+
       const writer: Sink.Writer<Record<string, unknown>> = {
         write,
+        encode: encodeAhead,
         ...(transactional ? { loadCheckpoint } : {}),
         ...(staging === undefined ? {} : { finish: finish(staging) })
       }
@@ -838,7 +937,12 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
 
   return Sink.make<Record<string, unknown>>({
     name,
-    capabilities: { transactional, idempotent: mergeInput !== undefined, maxConcurrentWrites: 1 },
+    capabilities: {
+      transactional,
+      idempotent: mergeInput !== undefined,
+      maxConcurrentWrites: 1,
+      encodings: [EncodedRows.COPY_TEXT]
+    },
     disposition,
     open,
     check
@@ -859,6 +963,8 @@ interface Prepared {
   readonly indexes: ReadonlyArray<number> | undefined
   readonly rejected: ReadonlyArray<{ readonly index: number; readonly reason: string }>
 }
+
+type Rejection = { readonly index: number; readonly reason: string; readonly record?: unknown }
 
 interface Work {
   readonly state: Live

@@ -46,6 +46,7 @@
 import { Batch, type Checkpoint, ConnectorError, Source } from "@data-mcp/core"
 import { Effect, Option, Schema, type Scope, Stream } from "effect"
 import type pg from "pg"
+import * as EncodedRows from "./internal/encodedRows.ts"
 import * as IncrementalStream from "./internal/incremental.ts"
 import * as Pool from "./internal/pool.ts"
 import * as internal from "./internal/source.ts"
@@ -286,7 +287,8 @@ const readStream = (
   start: Position | undefined,
   end: EndOf | undefined,
   limit: number,
-  positions: Record<string, Position>
+  positions: Record<string, Position>,
+  encoded: boolean
 ): Stream.Stream<Batch.Batch<Row, PostgresCheckpoint>, ConnectorError.ConnectorError> => {
   if (start !== undefined && "done" in start) return Stream.empty
   const hasCursor = resolved.cursor !== undefined
@@ -346,6 +348,11 @@ const readStream = (
         { name: internal.KEY_TEXT, oid: PostgresCodec.Oid.text }
       ]
       const boundaryColumns = hasCursor ? 2 : 1
+      // Encoded pages when the runner asks for them and the boundary columns are among those read.
+      const cursorIndex = hasCursor ? resolved.columns.findIndex((c) => c.name === resolved.cursor) : undefined
+      const keyIndex = resolved.columns.findIndex((c) => c.name === resolved.key)
+      const direct = encoded && keyIndex >= 0 && cursorIndex !== -1 ? { cursor: cursorIndex, key: keyIndex } : undefined
+      const encodedColumns = resolved.columns.map((c) => ({ name: c.name, type: String(c.oid) }))
       const page = (state: PageState) =>
         Effect.gen(function* () {
           const rendered = yield* Pool.query<{ statement: string }>(
@@ -360,10 +367,12 @@ const readStream = (
               limit,
               nulls: state.nulls,
               end: state.nulls ? (endAt?.cursor === null ? endAt : undefined) : endAt,
-              lower: state.lower
+              lower: state.lower,
+              withoutBoundary: direct !== undefined
             }),
             "read"
           )
+          if (direct !== undefined) return yield* encodedPage(rendered.rows[0]!.statement, state)
           // The boundary columns are kept aside by the decoder (last row only), never put on the records.
           const { rows: records, aside } = yield* Effect.tryPromise({
             try: () => internal.copyRows(client, rendered.rows[0]!.statement, decodeColumns, boundaryColumns),
@@ -378,7 +387,29 @@ const readStream = (
               ? { key: aside[0] as string }
               : { cursor: state.nulls ? null : (aside[0] as string), key: aside[1] as string }
           }
-          return { records, next }
+          return { records, next, encoded: undefined }
+        })
+      // Encoded pages (asked for by the runner): the chunks as they came, the boundary read off the last row.
+      const encodedPage = (statement: string, state: PageState) =>
+        Effect.tryPromise({
+          try: async () => {
+            const chunks = await internal.copyChunks(client, statement)
+            const rows = EncodedRows.countRows(chunks)
+            let next: internal.PageStart | undefined
+            if (rows > 0) {
+              const [cursor, key] = EncodedRows.lastRowFields(chunks, resolved.columns.length, [
+                direct!.cursor ?? direct!.key,
+                direct!.key
+              ])
+              next = !hasCursor ? { key: key! } : { cursor: state.nulls ? null : cursor!, key: key! }
+            }
+            const encoded: Batch.Encoded = { format: EncodedRows.COPY_TEXT, columns: encodedColumns, rows, chunks }
+            return { records: undefined, next, encoded }
+          },
+          catch: (cause) =>
+            cause instanceof PostgresCodec.CodecError
+              ? ConnectorError.make(name, "read", new ConnectorError.Unknown({ detail: cause.message, cause }))
+              : PostgresError.toConnectorError(cause, "read")
         })
       const initial: PageState = readNulls
         ? { nulls: true, after: resumed, lower: undefined }
@@ -388,14 +419,24 @@ const readStream = (
             lower
           }
       return Stream.paginate(initial, (state: PageState) =>
-        Effect.map(page(state), ({ records, next }) => {
+        Effect.map(page(state), ({ records, next, encoded }) => {
           const batches: Array<Batch.Batch<Row, PostgresCheckpoint>> = []
           if (next !== undefined) {
             positions[resolved.stream] = next
             batches.push(
-              Batch.make<Row, PostgresCheckpoint>(records, { stream: resolved.stream, checkpoint: { ...positions } })
+              encoded === undefined
+                ? Batch.make<Row, PostgresCheckpoint>(records!, {
+                    stream: resolved.stream,
+                    checkpoint: { ...positions }
+                  })
+                : Batch.makeEncoded<Row, PostgresCheckpoint>(encoded, {
+                    decode: () => EncodedRows.decode(encoded),
+                    stream: resolved.stream,
+                    checkpoint: { ...positions }
+                  })
             )
-            if (records.length >= limit) return [batches, Option.some({ ...state, after: next })] as const
+            if ((encoded?.rows ?? records!.length) >= limit)
+              return [batches, Option.some({ ...state, after: next })] as const
           }
           // This section is read: after the NULL-cursor rows come the valued ones, if any are in bounds.
           if (state.nulls && upper !== null)
@@ -461,7 +502,8 @@ export const make = (input: PostgresSourceOptions): Source.Source<Row, PostgresC
             from?.[r.stream],
             end === undefined ? undefined : { to: end[r.stream] },
             limit,
-            positions
+            positions,
+            context.encodings?.includes(EncodedRows.COPY_TEXT) === true
           )
         )
       })

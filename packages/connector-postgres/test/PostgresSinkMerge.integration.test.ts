@@ -134,7 +134,12 @@ describeIf("PostgresSink merge and replace", () => {
     failsAt({ merge: { key: [] } }, "disposition.merge.key")
     failsAt("upsert", "disposition")
     const sink = makeSink("x", { merge: { key: ["id"], versionBy: "v" } })
-    assert.deepStrictEqual(sink.capabilities, { transactional: true, idempotent: true, maxConcurrentWrites: 1 })
+    assert.deepStrictEqual(sink.capabilities, {
+      transactional: true,
+      idempotent: true,
+      maxConcurrentWrites: 1,
+      encodings: ["postgres/copy-text"]
+    })
     assert.deepStrictEqual(sink.disposition, { type: "merge", strategy: "upsert", key: ["id"], versionBy: "v" })
     assert.strictEqual(makeSink("x", "replace").disposition.type, "replace")
     assert.isFalse(makeSink("x", "append").capabilities.idempotent)
@@ -304,7 +309,12 @@ describeIf("PostgresSink merge and replace", () => {
       Effect.gen(function* () {
         const table = nextTable()
         const sink = makeSink(table, "replace")
-        assert.deepStrictEqual(sink.capabilities, { transactional: true, idempotent: false, maxConcurrentWrites: 1 })
+        assert.deepStrictEqual(sink.capabilities, {
+          transactional: true,
+          idempotent: false,
+          maxConcurrentWrites: 1,
+          encodings: ["postgres/copy-text"]
+        })
         const first = yield* openWriter(sink, `replace:${table}`, 1)
         yield* first.write(batch([{ id: 1, v: 1, name: "old" }]), { seq: 0, checkpointFrom: null, checkpointTo: 1 })
         assert.deepStrictEqual(yield* readBack(table), [])

@@ -1,7 +1,7 @@
 import { createRequire } from "node:module"
-import { SchemaInference, type Sink } from "@data-mcp/core"
+import { Batch, SchemaInference, type Sink, type Source, Transform } from "@data-mcp/core"
 import { afterAll } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Stream } from "effect"
 import type pg from "pg"
 import * as Pool from "../src/internal/pool.ts"
 import type { Fragment } from "../src/Sql.ts"
@@ -108,3 +108,27 @@ export const changesOf = (result: Sink.WriteResult): ReadonlyArray<string> =>
   (result.schemaChanges ?? []).map(
     (c) => `${c.target} v${c.version}: ${SchemaInference.formatDiff(c.diff).replaceAll("\n", "; ")}`
   )
+
+/**
+ * The two ways rows travel PG → PG: with no transform as COPY text, undecoded ("encoded"; the sink loads
+ * those whose columns match as they are), or, with a transform, as decoded records ("records").
+ */
+export const LANES = ["encoded", "records"] as const
+
+/** The transforms that make a pipeline take `lane`: none, or a map returning a copy (which needs records). */
+export const transformsFor = <A extends object>(lane: (typeof LANES)[number]) =>
+  lane === "records" ? { transforms: Transform.identity<A>().pipe(Transform.map((r) => ({ ...r }))) } : {}
+
+/** The source, observed: counts the batches it hands over undecoded (COPY text) and decoded (records). */
+export const observed = <A, C>(
+  source: Source.Source<A, C>,
+  seen: { encoded: number; decoded: number }
+): Source.Source<A, C> => ({
+  ...source,
+  read: (from, context) =>
+    Stream.map(source.read(from, context), (batch) => {
+      if (Batch.encodedOf(batch) !== undefined) seen.encoded++
+      else if (batch.records.length > 0) seen.decoded++
+      return batch
+    })
+})

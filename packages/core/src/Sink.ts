@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import type { Effect, Option, Scope } from "effect"
-import type { Batch } from "./Batch.ts"
+import type { Batch, Encoded } from "./Batch.ts"
 import type { Json } from "./Checkpoint.ts"
 import type { ConnectorError } from "./ConnectorError.ts"
 import type { Diff } from "./SchemaInference.ts"
@@ -34,6 +34,8 @@ export interface Capabilities {
   readonly idempotent: boolean
   /** How many batches may be written at once (default 1; transactional sinks always write one at a time). */
   readonly maxConcurrentWrites?: number | undefined
+  /** Encodings (`Batch.Encoded`) the writer loads as is, besides records: a source may then skip decoding. */
+  readonly encodings?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -176,8 +178,13 @@ export interface SchemaChange {
 export interface WriteResult {
   /** Records written. */
   readonly written: number
-  /** Records the sink refused one by one (they become dead letters), by index in the batch. */
-  readonly rejected?: ReadonlyArray<{ readonly index: number; readonly reason: string }> | undefined
+  /**
+   * Records the sink refused one by one (they become dead letters), by index in the batch; `record` carries the
+   * refused record itself when the batch came encoded (it has no `records` to index).
+   */
+  readonly rejected?:
+    | ReadonlyArray<{ readonly index: number; readonly reason: string; readonly record?: unknown }>
+    | undefined
   /** Changes this write (or, on the first write, opening the sink) made to the target's schema, in order. */
   readonly schemaChanges?: ReadonlyArray<SchemaChange> | undefined
 }
@@ -196,6 +203,24 @@ export interface Writer<in A> {
    * acknowledgement was lost. That is what makes delivery exactly-once.
    */
   readonly write: (batch: Batch<A>, context: WriteContext) => Effect.Effect<WriteResult, SinkError | StateError>
+  /**
+   * Encodes records ahead of their `write`, with no I/O, into an encoding of `Capabilities.encodings`: the
+   * runner calls it right after the transforms of each source batch, so records become compact bytes at once
+   * (and are garbage young) while batches wait to be written; the encoded batches it then writes may be joined.
+   * Returns `undefined` for records that must reach `write` as records (e.g. a table that has to change first).
+   * Records it refuses one by one are in `rejected` (by index), and not in `encoded`.
+   */
+  readonly encode?:
+    | ((
+        records: ReadonlyArray<A>,
+        stream: string
+      ) =>
+        | {
+            readonly encoded: Encoded
+            readonly rejected: ReadonlyArray<{ readonly index: number; readonly reason: string }>
+          }
+        | undefined)
+    | undefined
   /** Transactional sinks: the checkpoint committed with the data, the authority when a run resumes. */
   readonly loadCheckpoint?: Effect.Effect<Option.Option<Json>, SinkError | StateError> | undefined
   /**

@@ -32,6 +32,12 @@ export interface ReadContext {
   readonly batchRows: number
   /** A bounded backfill's end position: stop once past it. Absent for a normal run. */
   readonly end?: Checkpoint.Json | undefined
+  /**
+   * Encodings the consumer loads as is (`Batch.Encoded`), set by the runner when no stage needs the records (no
+   * transforms, no schema contract, a sink that lists them). A source may then send `encoded` batches with no
+   * records; it must still put checkpoints on them.
+   */
+  readonly encodings?: ReadonlyArray<string> | undefined
 }
 
 /**

@@ -10,12 +10,14 @@ import {
   BOOL,
   BYTEA,
   decodeArray,
+  decodeJsonScanned,
   decodeScalar,
   FLOAT,
   formatArray,
   formatScalar,
   INT,
   INT8,
+  JSON_KIND,
   Malformed,
   NUMERIC,
   parseInt8Range,
@@ -223,13 +225,34 @@ export class CopyTextDecoder {
           const start = pos
           let escaped = false
           let c = text.charCodeAt(pos)
-          while (c !== 9 && c !== 10) {
-            if (c === 92) {
-              escaped = true
-              if (text.charCodeAt(pos + 1) === 10) throw new Malformed("a backslash before the end of the row")
-              pos++
+          // JSON fields also look for runs of 16+ digits outside a fraction (integers JSON.parse would round).
+          let longRun = false
+          if (plan.kind === JSON_KIND) {
+            let run = 0
+            let fraction = false
+            while (c !== 9 && c !== 10) {
+              if (c >= 48 && c <= 57) {
+                if (++run >= 16 && !fraction) longRun = true
+              } else {
+                run = 0
+                fraction = c === 46
+                if (c === 92) {
+                  escaped = true
+                  if (text.charCodeAt(pos + 1) === 10) throw new Malformed("a backslash before the end of the row")
+                  pos++
+                }
+              }
+              c = text.charCodeAt(++pos)
             }
-            c = text.charCodeAt(++pos)
+          } else {
+            while (c !== 9 && c !== 10) {
+              if (c === 92) {
+                escaped = true
+                if (text.charCodeAt(pos + 1) === 10) throw new Malformed("a backslash before the end of the row")
+                pos++
+              }
+              c = text.charCodeAt(++pos)
+            }
           }
           if (column < n - 1) {
             if (c !== 9) throw new Malformed("the row has fewer fields than columns")
@@ -264,6 +287,9 @@ export class CopyTextDecoder {
               }
               case FLOAT:
                 value = decodeScalar(FLOAT, text.slice(start, pos))
+                break
+              case JSON_KIND:
+                value = decodeJsonScanned(text.slice(start, pos), longRun)
                 break
               default:
                 value = decodeTyped(plan, text.slice(start, pos))

@@ -309,6 +309,30 @@ export const formatTimestamp = (micros: bigint, utc: boolean): string => {
   }
   const days = Math.floor(seconds / 86400)
   const sod = seconds - days * 86400
+  const hh = (sod / 3600) | 0
+  const rest = sod - hh * 3600
+  const mi = (rest / 60) | 0
+  const time = `${TWO_DIGITS[hh]}:${TWO_DIGITS[mi]}:${TWO_DIGITS[rest - mi * 60]}.${SIX_DIGITS(micro)}`
+  const date = dayText(days)
+  return date.bc
+    ? `${date.text} ${time}${utc ? "+00" : ""} BC`
+    : utc
+      ? `${date.text} ${time}+00`
+      : `${date.text} ${time}`
+}
+
+const TWO_DIGITS: ReadonlyArray<string> = Array.from({ length: 100 }, (_, i) => (i < 10 ? `0${i}` : String(i)))
+const SIX_DIGITS = (n: number): string => {
+  const s = String(n)
+  return s.length === 6 ? s : "000000".slice(s.length) + s
+}
+
+// Rows of a batch tend to share their day: the last day's text is kept (one entry, so nothing grows).
+let lastDay = Number.NaN
+let lastDayText = { text: "", bc: false }
+
+const dayText = (days: number): { readonly text: string; readonly bc: boolean } => {
+  if (days === lastDay) return lastDayText
   // civil from days (H. Hinnant)
   const z = days + 719468
   const era = Math.floor(z / 146097)
@@ -319,13 +343,25 @@ export const formatTimestamp = (micros: bigint, utc: boolean): string => {
   const day = doy - Math.floor((153 * mp + 2) / 5) + 1
   const month = mp < 10 ? mp + 3 : mp - 9
   const year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-  const hh = Math.floor(sod / 3600)
-  const mi = Math.floor((sod % 3600) / 60)
-  const ss = sod % 60
-  const time = `${pad(hh, 2)}:${pad(mi, 2)}:${pad(ss, 2)}.${pad(micro, 6)}${utc ? "+00" : ""}`
-  return year > 0
-    ? `${pad(year, 4)}-${pad(month, 2)}-${pad(day, 2)} ${time}`
-    : `${pad(1 - year, 4)}-${pad(month, 2)}-${pad(day, 2)} ${time} BC`
+  lastDayText =
+    year > 0
+      ? { text: `${pad(year, 4)}-${TWO_DIGITS[month]}-${TWO_DIGITS[day]}`, bc: false }
+      : { text: `${pad(1 - year, 4)}-${TWO_DIGITS[month]}-${TWO_DIGITS[day]}`, bc: true }
+  lastDay = days
+  return lastDayText
+}
+
+// A decoded `Timestamp` remembers the text PostgreSQL printed for it (in the UTC session of `sessionSettings`),
+// which is valid input for the same column kind: writing it back skips formatting. Safe because a `Timestamp`
+// is immutable; the key is a private symbol, invisible to enumeration, JSON and spreads.
+const PRINTED: unique symbol = Symbol("data-mcp.postgres.printed")
+interface Remembered {
+  [PRINTED]?: string
+}
+
+const remembered = (t: Timestamp.Timestamp | Infinite, text: string): Timestamp.Timestamp | Infinite => {
+  if (typeof t !== "string") Object.defineProperty(t, PRINTED, { value: text })
+  return t
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -383,9 +419,15 @@ const hasLongIntegerRunExact = (s: string): boolean => {
 }
 
 /** Parses JSON text; integers outside ±(2^53 − 1) become `bigint`, every other number a `number`. */
-export const decodeJson = (s: string): unknown => {
+export const decodeJson = (s: string): unknown => decodeJsonScanned(s, hasLongIntegerRun(s))
+
+/**
+ * `decodeJson` for a caller that has already scanned the text: `mayHaveLongInteger` false means no run of 16+
+ * digits outside a fraction occurs in it, so the native parser is exact.
+ */
+export const decodeJsonScanned = (s: string, mayHaveLongInteger: boolean): unknown => {
   try {
-    if (!hasLongIntegerRun(s)) return JSON.parse(s)
+    if (!mayHaveLongInteger) return JSON.parse(s)
     const parser = new LosslessJson(s)
     const value = parser.value()
     parser.space()
@@ -581,9 +623,9 @@ export const decodeScalar = (kind: number, s: string): unknown => {
     case DATE:
       return decodeDate(s)
     case TIMESTAMP:
-      return decodeTimestamp(s, false)
+      return remembered(decodeTimestamp(s, false), s)
     case TIMESTAMPTZ:
-      return decodeTimestamp(s, true)
+      return remembered(decodeTimestamp(s, true), s)
     case JSON_KIND:
       return decodeJson(s)
     case BYTEA:
@@ -636,7 +678,12 @@ export const formatScalar = (kind: number, v: unknown): string => {
       return encodeDate(v)
     case TIMESTAMP:
     case TIMESTAMPTZ:
-      if (v instanceof Timestamp.Timestamp) return formatTimestamp(v.micros, kind === TIMESTAMPTZ)
+      if (v instanceof Timestamp.Timestamp) {
+        const text = (v as Remembered)[PRINTED]
+        return text !== undefined && v.zoned === (kind === TIMESTAMPTZ)
+          ? text
+          : formatTimestamp(v.micros, kind === TIMESTAMPTZ)
+      }
       if (v === "infinity" || v === "-infinity") return v
       if (v instanceof Date) {
         const ms = v.getTime()

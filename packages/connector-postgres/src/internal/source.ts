@@ -103,6 +103,8 @@ export interface PageQuery {
   readonly end?: PageStart | undefined
   /** A look-back's inclusive lower bound on the cursor (the first page of a run). */
   readonly lower?: string | undefined
+  /** Leave out the two trailing boundary columns (the caller reads the boundary off the last row itself). */
+  readonly withoutBoundary?: boolean | undefined
 }
 
 // Positional format arguments: 1 column list (already quoted by the server), 2 schema, 3 table, 4 cursor column
@@ -112,6 +114,7 @@ export interface PageQuery {
 const PIECES = {
   cursorSelect: "COPY (SELECT %1$s, t.%4$I::text, t.%5$I::text FROM %2$I.%3$I AS t WHERE ",
   keySelect: "COPY (SELECT %1$s, t.%5$I::text FROM %2$I.%3$I AS t WHERE ",
+  plainSelect: "COPY (SELECT %1$s FROM %2$I.%3$I AS t WHERE ",
   cursorUpper: "t.%4$I <= %6$L",
   cursorAfter: " AND (t.%4$I, t.%5$I) > (%7$L, %8$L)",
   cursorEnd: " AND (t.%4$I, t.%5$I) <= (%10$L, %11$L)",
@@ -125,9 +128,10 @@ const PIECES = {
 } as const
 
 const templateOf = (page: PageQuery): string => {
+  const plain = page.withoutBoundary === true
   if (page.cursor === undefined)
     return (
-      PIECES.keySelect +
+      (plain ? PIECES.plainSelect : PIECES.keySelect) +
       PIECES.keyUpper +
       (page.after === undefined ? "" : PIECES.keyAfter) +
       (page.end === undefined ? "" : PIECES.keyEnd) +
@@ -135,14 +139,14 @@ const templateOf = (page: PageQuery): string => {
     )
   if (page.nulls === true)
     return (
-      PIECES.cursorSelect +
+      (plain ? PIECES.plainSelect : PIECES.cursorSelect) +
       PIECES.nullsOnly +
       (page.after === undefined ? "" : PIECES.keyAfter) +
       (page.end === undefined ? "" : PIECES.keyEnd) +
       PIECES.keyOrder
     )
   return (
-    PIECES.cursorSelect +
+    (plain ? PIECES.plainSelect : PIECES.cursorSelect) +
     PIECES.cursorUpper +
     (page.after === undefined ? "" : PIECES.cursorAfter) +
     (page.end === undefined ? "" : PIECES.cursorEnd) +
@@ -167,6 +171,14 @@ export const renderCopy = (page: PageQuery) =>
 /** The names the page boundary columns decode under (stripped from the records). */
 export const CURSOR_TEXT = "\u0000dm_cursor"
 export const KEY_TEXT = "\u0000dm_key"
+
+/** Runs a rendered COPY … TO STDOUT and keeps its chunks as they came (for encoded batches). */
+export const copyChunks = async (client: pg.PoolClient, statement: string): Promise<Array<Uint8Array>> => {
+  const chunks: Array<Uint8Array> = []
+  const stream = client.query(copyTo(statement))
+  for await (const chunk of stream) chunks.push(chunk as Buffer)
+  return chunks
+}
 
 /** Runs a rendered COPY … TO STDOUT and decodes its rows. */
 export const copyRows = async (

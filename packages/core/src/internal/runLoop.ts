@@ -3,7 +3,7 @@
 // letters are stored; saves are fenced by the lease token; Source.commit follows the save, in order; a retried
 // read resumes after the last record handed downstream, so nothing is read twice or skipped within a run.
 import { Effect, Option, Random, Schema, type Scope, Semaphore, Stream } from "effect"
-import type { Batch } from "../Batch.ts"
+import * as Batch from "../Batch.ts"
 import type { Json } from "../Checkpoint.ts"
 import * as ColumnNames from "../ColumnNames.ts"
 import * as DeadLetter from "../DeadLetter.ts"
@@ -88,9 +88,28 @@ interface Processed {
   readonly stream: string
   readonly read: number
   records: ReadonlyArray<unknown>
+  encoded: Batch.Encoded | undefined
   rejected: ReadonlyArray<Rejected>
   readonly checkpoint: { readonly value: unknown } | undefined
   readonly checkpointFrom: Json | null
+}
+
+/** What an early-processed batch carries to its write: the source records it came from and those refused. */
+interface Carried {
+  readonly read: number
+  readonly rejected: ReadonlyArray<Rejected>
+}
+
+/** Records processed and encoded at a time by the early stage. */
+const EARLY_SLICE = 512
+
+const NO_BATCH: Batch.Batch<never, never> = { stream: "", records: [] }
+
+/** The marker format of early-processed batches that go to the sink as records. */
+const PROCESSED_RECORDS = "data-mcp/processed-records"
+
+const recordsNotKept = (): never => {
+  throw new Error("data-mcp: the records of a batch the sink encoded early are not kept")
 }
 
 const streamStats = (stats: Stats, stream: string) => {
@@ -200,8 +219,21 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
     let sinceCheckpoint = 0
     let failures = 0
     const startedAt = Date.now()
-    const readContext: Source.ReadContext = { runId: ctx.runId, batchRows: ctx.limits.rows, end: ctx.end }
-    const read = (): Stream.Stream<Batch<unknown, unknown>, unknown> =>
+    const compiled = Transformer.compile(pipeline.transforms, retry)
+    const nesting = pipeline.options.nested ?? ColumnNames.defaultNesting
+    const contract = pipeline.options.schemaContract
+    // Rows may skip decoding (and travel encoded from source to sink) only when no stage needs them as records.
+    const encodings =
+      compiled.isPassThrough && nesting === "json" && contract === undefined && sink.capabilities.encodings?.length
+        ? sink.capabilities.encodings
+        : undefined
+    const readContext: Source.ReadContext = {
+      runId: ctx.runId,
+      batchRows: ctx.limits.rows,
+      end: ctx.end,
+      ...(encodings === undefined ? {} : { encodings })
+    }
+    const read = (): Stream.Stream<Batch.Batch<unknown, unknown>, unknown> =>
       Stream.suspend(() => {
         let skip = sinceCheckpoint
         return source.read(lastCheckpoint, readContext).pipe(
@@ -218,7 +250,7 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
             } else sinceCheckpoint += batch.records.length
             return batch
           }),
-          Stream.filter((batch) => batch.records.length > 0 || batch.checkpoint !== undefined),
+          Stream.filter((batch) => Batch.size(batch) > 0 || batch.checkpoint !== undefined),
           Stream.catchCause((cause) => {
             const error = cause.reasons.find((r) => r._tag === "Fail")
             if (error === undefined || error._tag !== "Fail") return Stream.failCause(cause)
@@ -252,14 +284,10 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
     const limited =
       ctx.limiters.source === undefined
         ? read()
-        : read().pipe(Stream.tap((batch) => ctx.limiters.source!.take(Math.max(1, batch.records.length))))
-
-    const compiled = Transformer.compile(pipeline.transforms, retry)
+        : read().pipe(Stream.tap((batch) => ctx.limiters.source!.take(Math.max(1, Batch.size(batch)))))
 
     // Schema contracts (opt-in): snapshots persist per state key, so a later run enforces what earlier ones saw.
     const schemaKey = `${ctx.stateKey}#schemas`
-    const nesting = pipeline.options.nested ?? ColumnNames.defaultNesting
-    const contract = pipeline.options.schemaContract
     const enforcer =
       contract === undefined
         ? undefined
@@ -312,11 +340,6 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
     }
     const transformConcurrency = pipeline.options.concurrency ?? compiled.concurrency
     const writeConcurrency = transactional ? 1 : Math.max(1, sink.capabilities.maxConcurrentWrites ?? 1)
-    const batches = yield* Batcher.rebatch(
-      limited,
-      { ...ctx.limits, atCheckpointsOnly: transactional },
-      transformConcurrency
-    )
 
     let previous: Json | null = stats.checkpointFrom
     // No generators on the per-batch path: a generator's locals would keep the batch reachable (see Pending).
@@ -325,9 +348,40 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
         const numbered = pending.numbered!
         pending.numbered = undefined
         const { seq } = numbered
-        const { stream, records, checkpoint } = numbered.batch
+        const batch = numbered.batch
+        const encoded = Batch.encodedOf(batch)
+        const { stream, checkpoint } = batch
         numbered.batch = { stream, records: NONE, checkpoint: undefined }
         const checkpointFrom = pending.from
+        const early = encoded === undefined ? undefined : carried.get(encoded)
+        if (early !== undefined) {
+          // Processed (and encoded) by the early stage already.
+          carried.delete(encoded!)
+          return Effect.succeed<Processed>({
+            seq,
+            stream,
+            read: early.read,
+            records: encoded!.format === PROCESSED_RECORDS ? batch.records : NONE,
+            encoded: encoded!.format === PROCESSED_RECORDS ? undefined : encoded,
+            rejected: early.rejected,
+            checkpoint: checkpoint === undefined ? undefined : { value: checkpoint },
+            checkpointFrom
+          })
+        }
+        if (encoded !== undefined && encodings?.includes(encoded.format) === true) {
+          // Asked for only when nothing needs records: straight to the sink.
+          return Effect.succeed<Processed>({
+            seq,
+            stream,
+            read: encoded.rows,
+            records: NONE,
+            encoded,
+            rejected: NONE,
+            checkpoint: checkpoint === undefined ? undefined : { value: checkpoint },
+            checkpointFrom
+          })
+        }
+        const records = batch.records
         const read = records.length
         const rejected: Array<Rejected> = []
         const input = withoutInvalid(records, source.name, rejected)
@@ -338,6 +392,7 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
             stream,
             read,
             records: out.records,
+            encoded: undefined,
             rejected,
             checkpoint: checkpoint === undefined ? undefined : { value: checkpoint },
             checkpointFrom
@@ -381,6 +436,96 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
         }
       })
 
+    // Early encoding (`Writer.encode`): each source batch is processed and encoded as soon as it is read, so its
+    // records die young; the batcher then joins encoded batches. Only when the per-batch steps see what they would
+    // see anyway: one batch at a time, no batch-scoped transform step.
+    const encodeEarly =
+      writer.encode !== undefined &&
+      transformConcurrency === 1 &&
+      writeConcurrency === 1 &&
+      !pipeline.transforms.steps.some((step) => step._tag === "Sync" && step.scope === "batch")
+    const carried = new WeakMap<Batch.Encoded, Carried>()
+    // One slice of a source batch, processed and encoded.
+    const processSlice = (
+      batch: Batch.Batch<unknown, unknown>
+    ): Effect.Effect<Batch.Batch<unknown, unknown>, unknown> => {
+      const pending: Pending = { numbered: { seq: -1, batch, bytes: 0 }, from: null }
+      return Effect.map(processBatch(pending), (p) => {
+        const checkpoint = p.checkpoint?.value
+        const result = p.records.length === 0 ? undefined : writer.encode!(p.records, p.stream)
+        if (result === undefined) {
+          // To be written as records: they travel in a batch the batcher never joins, processed already.
+          const records = p.records
+          const marker: Batch.Encoded = { format: PROCESSED_RECORDS, columns: [], rows: records.length, chunks: [] }
+          carried.set(marker, { read: p.read, rejected: [...p.rejected] })
+          return Batch.makeEncoded(marker, { stream: p.stream, checkpoint, decode: () => records })
+        }
+        const rejected = [...p.rejected]
+        for (const r of result.rejected)
+          rejected.push({ record: p.records[r.index], reason: `${sink.name}: ${r.reason}`, stage: "sink" })
+        carried.set(result.encoded, { read: p.read, rejected })
+        return Batch.makeEncoded(result.encoded, { stream: p.stream, checkpoint, decode: recordsNotKept })
+      })
+    }
+    // A source batch is processed in slices, so the records made on the way die young (the checkpoint goes on the
+    // last slice; the batcher joins the slices again).
+    const processEarly = (
+      batch: Batch.Batch<unknown, unknown>
+    ): Effect.Effect<ReadonlyArray<Batch.Batch<unknown, unknown>>, unknown> => {
+      const encoded = Batch.encodedOf(batch)
+      if (encoded !== undefined && encodings?.includes(encoded.format) === true) return Effect.succeed([batch])
+      const records = batch.records
+      if (records.length <= EARLY_SLICE) return Effect.map(processSlice(batch), (b) => [b])
+      const slices: Array<Batch.Batch<unknown, unknown>> = []
+      for (let at = 0; at < records.length; at += EARLY_SLICE) {
+        const last = at + EARLY_SLICE >= records.length
+        slices.push({
+          stream: batch.stream,
+          records: records.slice(at, at + EARLY_SLICE),
+          checkpoint: last ? batch.checkpoint : undefined
+        })
+      }
+      return Effect.forEach(slices, (slice, i) => {
+        slices[i] = NO_BATCH
+        return processSlice(slice)
+      })
+    }
+    // Joins encoded batches of one format and column list (the runner's own processed-records batches never).
+    const mergeEncoded = (
+      first: Batch.Batch<unknown, unknown>,
+      second: Batch.Batch<unknown, unknown>
+    ): Batch.Batch<unknown, unknown> | undefined => {
+      const a = Batch.encodedOf(first)
+      const b = Batch.encodedOf(second)
+      if (a === undefined || b === undefined || a.format === PROCESSED_RECORDS || a.format !== b.format)
+        return undefined
+      if (a.columns.length !== b.columns.length) return undefined
+      for (let i = 0; i < a.columns.length; i++)
+        if (a.columns[i]!.name !== b.columns[i]!.name || a.columns[i]!.type !== b.columns[i]!.type) return undefined
+      const joined: Batch.Encoded = {
+        format: a.format,
+        columns: a.columns,
+        rows: a.rows + b.rows,
+        chunks: [...a.chunks, ...b.chunks]
+      }
+      const ca = carried.get(a) ?? { read: a.rows, rejected: [] }
+      const cb = carried.get(b) ?? { read: b.rows, rejected: [] }
+      carried.delete(a)
+      carried.delete(b)
+      carried.set(joined, { read: ca.read + cb.read, rejected: [...ca.rejected, ...cb.rejected] })
+      return Batch.makeEncoded(joined, {
+        stream: second.stream,
+        checkpoint: second.checkpoint ?? first.checkpoint,
+        decode: recordsNotKept
+      })
+    }
+    const batches = yield* Batcher.rebatch(
+      encodeEarly ? limited.pipe(Stream.mapEffect(processEarly), Stream.flattenIterable) : limited,
+      { ...ctx.limits, atCheckpointsOnly: transactional },
+      transformConcurrency,
+      encodeEarly ? mergeEncoded : undefined
+    )
+
     const tracker = CheckpointTracker.make()
     const commitLock = yield* Semaphore.make(1)
     const commit = (seq: number, checkpoint: { readonly value: unknown } | undefined) =>
@@ -412,14 +557,16 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
         retry(
           Effect.uninterruptible(
             writer.write(
-              { stream: p.stream, records: p.records, checkpoint: checkpointTo },
+              p.encoded === undefined
+                ? { stream: p.stream, records: p.records, checkpoint: checkpointTo }
+                : { stream: p.stream, records: NONE, checkpoint: checkpointTo, encoded: p.encoded },
               { seq: p.seq, checkpointFrom: p.checkpointFrom, checkpointTo }
             )
           ),
           "write"
         ),
         "data-mcp.sink.write",
-        { attributes: { sink: sink.name, stream: p.stream, records: p.records.length } }
+        { attributes: { sink: sink.name, stream: p.stream, records: p.read } }
       )
 
     const writeBatch = (p: Processed) =>
@@ -429,14 +576,16 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
         const sinkRejected: Array<Rejected> = []
         let written = 0
         const checkpointTo = p.checkpoint === undefined ? undefined : encodeCheckpoint(p.checkpoint.value)
-        if (p.records.length > 0 || (transactional && checkpointTo !== undefined)) {
-          if (ctx.limiters.sink !== undefined && p.records.length > 0) yield* ctx.limiters.sink.take(p.records.length)
+        const rows = p.encoded === undefined ? p.records.length : p.encoded.rows
+        if (rows > 0 || (transactional && checkpointTo !== undefined)) {
+          if (ctx.limiters.sink !== undefined && rows > 0) yield* ctx.limiters.sink.take(rows)
           const result = yield* writeRecords(p, checkpointTo)
           written = result.written
           if (result.schemaChanges !== undefined)
             yield* SinkSchemaChanges.report(ctx, sink.name, p.stream, result.schemaChanges)
           for (const r of result.rejected ?? []) {
-            sinkRejected.push({ record: p.records[r.index], reason: `${sink.name}: ${r.reason}`, stage: "sink" })
+            const record = "record" in r ? r.record : p.records[r.index]
+            sinkRejected.push({ record, reason: `${sink.name}: ${r.reason}`, stage: "sink" })
           }
         }
         // Dead letters are durable before the checkpoint that passes them.
@@ -455,6 +604,7 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
           deadLetters: p.rejected.length + sinkRejected.length
         })
         p.records = NONE
+        p.encoded = undefined
         p.rejected = NONE
         yield* Effect.uninterruptible(commit(p.seq, p.checkpoint))
       })

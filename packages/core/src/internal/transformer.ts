@@ -212,5 +212,5 @@ export const compile = (transform: Transform.Any, retry: Retry, options?: { read
       return { records, rejected }
     })
   }
-  return { process, concurrency: Transform.concurrency(transform) }
+  return { process, isPassThrough, concurrency: Transform.concurrency(transform) }
 }

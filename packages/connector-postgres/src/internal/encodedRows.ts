@@ -1,0 +1,87 @@
+// Rows that travel from source to sink as PostgreSQL COPY text, undecoded (`Batch.Encoded`): counting them,
+// reading the last row's boundary fields for a checkpoint, decoding them when a sink cannot load them as is,
+// and deciding whether a table can take them as they are.
+import type { Batch } from "@data-mcp/core"
+import * as PostgresCodec from "../PostgresCodec.ts"
+
+/** The encoding name of COPY text rows whose column types are type OIDs. */
+export const COPY_TEXT = "postgres/copy-text"
+
+/** Counts the rows (newline bytes) of COPY text chunks. */
+export const countRows = (chunks: ReadonlyArray<Uint8Array>): number => {
+  let rows = 0
+  for (const chunk of chunks) {
+    const buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    for (let i = buffer.indexOf(10); i >= 0; i = buffer.indexOf(10, i + 1)) rows++
+  }
+  return rows
+}
+
+/** The bytes of the last row (with its newline); empty when there is none. */
+const lastRow = (chunks: ReadonlyArray<Uint8Array>): Buffer => {
+  const parts: Array<Buffer> = []
+  let found = false
+  for (let c = chunks.length - 1; c >= 0; c--) {
+    const chunk = Buffer.from(chunks[c]!.buffer, chunks[c]!.byteOffset, chunks[c]!.byteLength)
+    if (chunk.length === 0) continue
+    // In the chunk holding the row's end, its own newline (the last byte) is not the boundary searched for.
+    const searched = found ? chunk : chunk.subarray(0, chunk.length - 1)
+    found = true
+    const previous = searched.lastIndexOf(10)
+    if (previous >= 0) {
+      parts.unshift(chunk.subarray(previous + 1))
+      return Buffer.concat(parts)
+    }
+    parts.unshift(chunk)
+  }
+  return Buffer.concat(parts)
+}
+
+/**
+ * The last row's fields at `indexes`, as the text PostgreSQL printed (COPY escapes undone); `null` for NULL.
+ * Throws `CodecError` when the row is malformed.
+ */
+export const lastRowFields = (
+  chunks: ReadonlyArray<Uint8Array>,
+  columns: number,
+  indexes: ReadonlyArray<number>
+): ReadonlyArray<string | null> => {
+  const row = lastRow(chunks)
+  const text = Array.from({ length: columns }, (_, i) => ({ name: String(i), oid: PostgresCodec.Oid.text }))
+  const decoded = PostgresCodec.decodeAll(text, row)[0] ?? {}
+  return indexes.map((i) => (decoded[String(i)] ?? null) as string | null)
+}
+
+/** The columns of encoded rows as the codec takes them. */
+export const codecColumns = (encoded: Batch.Encoded): ReadonlyArray<PostgresCodec.Column> =>
+  encoded.columns.map((c) => ({ name: c.name, oid: Number(c.type) }))
+
+/** Decodes encoded rows into records (for a sink that cannot load them as they are). Throws `CodecError`. */
+export const decode = (encoded: Batch.Encoded): Array<PostgresCodec.Row> => {
+  const decoder = PostgresCodec.makeDecoder(codecColumns(encoded))
+  const rows: Array<PostgresCodec.Row> = []
+  for (const chunk of encoded.chunks) decoder.pushInto(chunk, rows)
+  decoder.end()
+  return rows
+}
+
+/**
+ * The table's columns in the order of the encoded ones when every encoded column exists with the same type,
+ * so the rows load as they are; else `undefined`. `oidOf` gives a live column's type OID.
+ */
+export const directColumns = <C extends { readonly name: string }>(
+  encoded: Batch.Encoded,
+  live: ReadonlyArray<C>,
+  oidOf: (column: C) => number
+): ReadonlyArray<C> | undefined => {
+  if (encoded.format !== COPY_TEXT) return undefined
+  const byName = new Map(live.map((c) => [c.name, c]))
+  const out: Array<C> = []
+  for (const c of encoded.columns) {
+    const column = byName.get(c.name)
+    const oid = Number(c.type)
+    if (column === undefined || !PostgresCodec.isSupported(oid) || oidOf(column) !== oid) return undefined
+    out.push(column)
+  }
+  return out
+}
