@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { PostgresConfig, PostgresSink } from "@data-mcp/connector-postgres"
 import { Config, Csv, Generator, Incremental, Jsonl, Memory, Parquet } from "@data-mcp/core"
+import { McpServer } from "@data-mcp/mcp-adapter"
 
 /** Marker name → the schema whose table goes between `<!-- options:NAME -->` and `<!-- /options -->`. */
 export const tables: Readonly<Record<string, { readonly fields: Readonly<Record<string, never>> }>> = {
@@ -16,6 +17,7 @@ export const tables: Readonly<Record<string, { readonly fields: Readonly<Record<
   "jsonl.sink": Jsonl.SinkOptions,
   "parquet.source": Parquet.SourceOptions,
   "parquet.sink": Parquet.SinkOptions,
+  "mcp-adapter.options": McpServer.OptionsSchema,
   incremental: Incremental.IncrementalOptions,
   "postgres.config": PostgresConfig.PostgresConfig,
   "postgres.ssl": PostgresConfig.SslOptions,
@@ -23,7 +25,7 @@ export const tables: Readonly<Record<string, { readonly fields: Readonly<Record<
   "postgres.sink.column": PostgresSink.Column
 } as never
 
-const MARKER = /<!-- options:([a-z.]+) -->[\s\S]*?<!-- \/options -->/g
+const MARKER = /<!-- options:([a-z.-]+) -->[\s\S]*?<!-- \/options -->/g
 
 /** The README text with every marked table regenerated. */
 export const render = (text: string): string =>
@@ -33,9 +35,11 @@ export const render = (text: string): string =>
     return `<!-- options:${name} -->\n${Config.optionsTable(schema)}\n<!-- /options -->`
   })
 
-export const readmes = ["packages/core/README.md", "packages/connector-postgres/README.md"].map((p) =>
-  fileURLToPath(new URL(`../${p}`, import.meta.url))
-)
+export const readmes = [
+  "packages/core/README.md",
+  "packages/mcp-adapter/README.md",
+  "packages/connector-postgres/README.md"
+].map((p) => fileURLToPath(new URL(`../${p}`, import.meta.url)))
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   let stale = false
