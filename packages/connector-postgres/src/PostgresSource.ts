@@ -280,6 +280,9 @@ interface PageState {
   readonly lower: string | undefined
 }
 
+/** Rows per undecoded group of a page (see `encodedPage`). */
+const GROUP_ROWS = 512
+
 const readStream = (
   name: string,
   pool: pg.Pool,
@@ -351,7 +354,17 @@ const readStream = (
       // Encoded pages when the runner asks for them and the boundary columns are among those read.
       const cursorIndex = hasCursor ? resolved.columns.findIndex((c) => c.name === resolved.cursor) : undefined
       const keyIndex = resolved.columns.findIndex((c) => c.name === resolved.key)
-      const direct = encoded && keyIndex >= 0 && cursorIndex !== -1 ? { cursor: cursorIndex, key: keyIndex } : undefined
+      const direct = keyIndex >= 0 && cursorIndex !== -1 ? { cursor: cursorIndex, key: keyIndex } : undefined
+      // A group's records, decoded when first read (a failure is a typed error, thrown to whoever reads them).
+      const decodeGroup = (part: Batch.Encoded): Array<Row> => {
+        try {
+          return EncodedRows.decode(part)
+        } catch (cause) {
+          throw cause instanceof PostgresCodec.CodecError
+            ? ConnectorError.make(name, "read", new ConnectorError.Unknown({ detail: cause.message, cause }))
+            : cause
+        }
+      }
       const encodedColumns = resolved.columns.map((c) => ({ name: c.name, type: String(c.oid) }))
       const page = (state: PageState) =>
         Effect.gen(function* () {
@@ -387,14 +400,17 @@ const readStream = (
               ? { key: aside[0] as string }
               : { cursor: state.nulls ? null : (aside[0] as string), key: aside[1] as string }
           }
-          return { records, next, encoded: undefined }
+          return { records, next, encoded: undefined, rows: records.length }
         })
-      // Encoded pages (asked for by the runner): the chunks as they came, the boundary read off the last row.
+      // Pages read as COPY text chunks, the boundary read off the last row. Handed over undecoded in groups of
+      // about GROUP_ROWS rows that decode when something reads their records: a group's records are made (and
+      // die) one group at a time, not a page at a time; when the runner asked for COPY text, never.
       const encodedPage = (statement: string, state: PageState) =>
         Effect.tryPromise({
           try: async () => {
             const chunks = await internal.copyChunks(client, statement)
-            const rows = EncodedRows.countRows(chunks)
+            const groups = EncodedRows.groupRows(chunks, encoded ? limit : GROUP_ROWS)
+            const rows = groups.reduce((n, g) => n + g.rows, 0)
             let next: internal.PageStart | undefined
             if (rows > 0) {
               const [cursor, key] = EncodedRows.lastRowFields(chunks, resolved.columns.length, [
@@ -403,8 +419,15 @@ const readStream = (
               ])
               next = !hasCursor ? { key: key! } : { cursor: state.nulls ? null : cursor!, key: key! }
             }
-            const encoded: Batch.Encoded = { format: EncodedRows.COPY_TEXT, columns: encodedColumns, rows, chunks }
-            return { records: undefined, next, encoded }
+            const parts = groups.map(
+              (g): Batch.Encoded => ({
+                format: EncodedRows.COPY_TEXT,
+                columns: encodedColumns,
+                rows: g.rows,
+                chunks: g.chunks
+              })
+            )
+            return { records: undefined, next, encoded: parts, rows }
           },
           catch: (cause) =>
             cause instanceof PostgresCodec.CodecError
@@ -419,24 +442,25 @@ const readStream = (
             lower
           }
       return Stream.paginate(initial, (state: PageState) =>
-        Effect.map(page(state), ({ records, next, encoded }) => {
+        Effect.map(page(state), ({ records, next, encoded: parts, rows }) => {
           const batches: Array<Batch.Batch<Row, PostgresCheckpoint>> = []
           if (next !== undefined) {
             positions[resolved.stream] = next
-            batches.push(
-              encoded === undefined
-                ? Batch.make<Row, PostgresCheckpoint>(records!, {
+            const checkpoint = { ...positions }
+            if (parts === undefined)
+              batches.push(Batch.make<Row, PostgresCheckpoint>(records!, { stream: resolved.stream, checkpoint }))
+            else
+              parts.forEach((part, i) =>
+                batches.push(
+                  Batch.makeEncoded<Row, PostgresCheckpoint>(part, {
+                    decode: () => decodeGroup(part),
                     stream: resolved.stream,
-                    checkpoint: { ...positions }
+                    // The page's position is known at its end: only its last group carries it.
+                    checkpoint: i === parts.length - 1 ? checkpoint : undefined
                   })
-                : Batch.makeEncoded<Row, PostgresCheckpoint>(encoded, {
-                    decode: () => EncodedRows.decode(encoded),
-                    stream: resolved.stream,
-                    checkpoint: { ...positions }
-                  })
-            )
-            if ((encoded?.rows ?? records!.length) >= limit)
-              return [batches, Option.some({ ...state, after: next })] as const
+                )
+              )
+            if (rows >= limit) return [batches, Option.some({ ...state, after: next })] as const
           }
           // This section is read: after the NULL-cursor rows come the valued ones, if any are in bounds.
           if (state.nulls && upper !== null)

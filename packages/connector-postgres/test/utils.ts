@@ -119,16 +119,17 @@ export const LANES = ["encoded", "records"] as const
 export const transformsFor = <A extends object>(lane: (typeof LANES)[number]) =>
   lane === "records" ? { transforms: Transform.identity<A>().pipe(Transform.map((r) => ({ ...r }))) } : {}
 
-/** The source, observed: counts the batches it hands over undecoded (COPY text) and decoded (records). */
+/** The source, observed: whether the runner asked it for COPY text (undecoded rows), and what it handed over. */
 export const observed = <A, C>(
   source: Source.Source<A, C>,
-  seen: { encoded: number; decoded: number }
+  seen: { asked: boolean; encoded: number }
 ): Source.Source<A, C> => ({
   ...source,
-  read: (from, context) =>
-    Stream.map(source.read(from, context), (batch) => {
+  read: (from, context) => {
+    if (context.encodings?.includes("postgres/copy-text") === true) seen.asked = true
+    return Stream.map(source.read(from, context), (batch) => {
       if (Batch.encodedOf(batch) !== undefined) seen.encoded++
-      else if (batch.records.length > 0) seen.decoded++
       return batch
     })
+  }
 })

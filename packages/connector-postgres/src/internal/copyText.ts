@@ -366,24 +366,43 @@ type RowEncoder = (record: Readonly<Record<string, unknown>>, fail: (column: num
 
 // A row encoder specialised for the columns: each field read with a constant key, so every property load is
 // monomorphic, and the text columns escaped inline. Keys are embedded as JSON string literals (never raw text).
+// Compiled encoders by column plan: a sink makes an encoder per batch, and a fresh function would both cost a
+// compile and start cold. Bounded: the oldest plan goes first.
+const compiledEncoders = new Map<string, RowEncoder | undefined>()
+
+const rowEncoderFor = (plans: ReadonlyArray<ColumnPlan>): RowEncoder | undefined => {
+  const key = JSON.stringify(plans.map((p) => [p.name, p.kind, p.elementKind]))
+  if (compiledEncoders.has(key)) return compiledEncoders.get(key)
+  const compiled = compileRowEncoder(plans)
+  if (compiledEncoders.size >= 256) compiledEncoders.delete(compiledEncoders.keys().next().value!)
+  compiledEncoders.set(key, compiled)
+  return compiled
+}
+
 const compileRowEncoder = (plans: ReadonlyArray<ColumnPlan>): RowEncoder | undefined => {
   if (plans.length === 0) return undefined
   const lines: Array<string> = ['let out = ""', "let v", "let c = 0", "try {"]
   plans.forEach((plan, i) => {
     lines.push(`c = ${i}`, `v = r[${JSON.stringify(plan.name)}]`)
-    const sep = i === 0 ? "" : "\t"
+    // String literals of the generated code come from JSON.stringify: a tab, "\N" (NULL) and the key, escaped.
+    const sep = JSON.stringify(i === 0 ? "" : "\t")
     if (plan.kind === TEXT)
       lines.push(
-        `if (v === null || v === undefined) out += "${sep}\\N"`,
-        `else if (typeof v === "string") out += "${sep}" + esc(v)`,
-        `else out += "${sep}" + field(p[${i}], v)`
+        `if (v === null || v === undefined) out += ${JSON.stringify(i === 0 ? "\\N" : "\t\\N")}`,
+        `else if (typeof v === "string") out += ${sep} + esc(v)`,
+        `else out += ${sep} + field(p[${i}], v)`
       )
-    else lines.push(`out += "${sep}" + field(p[${i}], v)`)
+    else lines.push(`out += ${sep} + field(p[${i}], v)`)
   })
-  lines.push("} catch (e) { fail(c, e) }", 'return out + "\n"')
+  lines.push("} catch (e) { fail(c, e) }", `return out + ${JSON.stringify("\n")}`)
   try {
     const make = new Function("p", "field", "esc", `return (r, fail) => { ${lines.join("\n")} }`)
-    return make(plans, encodeField, escapeCopy) as RowEncoder
+    // The plans are copied: the compiled function outlives the caller's array.
+    return make(
+      plans.map((p) => ({ ...p })),
+      encodeField,
+      escapeCopy
+    ) as RowEncoder
   } catch {
     return undefined
   }
@@ -397,7 +416,7 @@ export class CopyTextEncoder {
 
   constructor(plans: ReadonlyArray<ColumnPlan>) {
     this.plans = plans
-    this.compiled = compileRowEncoder(plans)
+    this.compiled = rowEncoderFor(plans)
   }
 
   private readonly fail = (column: number, e: unknown): never => {

@@ -247,7 +247,7 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
             if (batch.checkpoint !== undefined) {
               lastCheckpoint = batch.checkpoint
               sinceCheckpoint = 0
-            } else sinceCheckpoint += batch.records.length
+            } else sinceCheckpoint += Batch.size(batch)
             return batch
           }),
           Stream.filter((batch) => Batch.size(batch) > 0 || batch.checkpoint !== undefined),
@@ -381,7 +381,13 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
             checkpointFrom
           })
         }
-        const records = batch.records
+        // Encoded batches decode here, on first access: a failure to decode is the source's (typed) error.
+        let records: ReadonlyArray<unknown>
+        try {
+          records = batch.records
+        } catch (error) {
+          return Effect.fail(error)
+        }
         const read = records.length
         const rejected: Array<Rejected> = []
         const input = withoutInvalid(records, source.name, rejected)
