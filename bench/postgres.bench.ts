@@ -169,7 +169,7 @@ const reshape = (r: Row): Row => ({
 const config = PostgresConfig.decodeSync(connection)
 
 const runDataMcp = (source: string, target: string, withMap: boolean) => {
-  const src = PostgresSource.make({ connection: config, streams: [{ table: source, key: "id" }], batchSize: BATCH })
+  const src = PostgresSource.make({ connection: config, streams: [{ table: source, key: "id" }] })
   const sink = PostgresSink.make({
     connection: connection,
     table: target,

@@ -111,7 +111,10 @@ export interface PostgresSourceOptions {
   readonly connection: PostgresConfig.PostgresConfig
   /** The tables, each with its own options or with `incremental: Incremental.make({ cursor, tieBreaker, … })`. */
   readonly streams: ReadonlyArray<StreamOptions | IncrementalStreamOptions>
-  /** Rows per page and batch (default: the runner's batch size hint, 5,000 unless configured). */
+  /**
+   * Rows per page, one `COPY` query each (default: 20,000, or the runner's batch size hint if larger). Pages are
+   * handed over in groups that each end at a checkpoint, so the runner's batches need not match pages.
+   */
   readonly batchSize?: number | undefined
   /** The source name in errors and logs (default `"postgres"`). */
   readonly name?: string | undefined
@@ -283,6 +286,9 @@ interface PageState {
 /** Rows per undecoded group of a page (see `encodedPage`). */
 const GROUP_ROWS = 512
 
+/** Rows per page (one COPY query) by default, unless the runner's batches are larger. */
+const PAGE_ROWS = 20_000
+
 const readStream = (
   name: string,
   pool: pg.Pool,
@@ -291,7 +297,8 @@ const readStream = (
   end: EndOf | undefined,
   limit: number,
   positions: Record<string, Position>,
-  encoded: boolean
+  /** Rows per undecoded group handed over (each with a checkpoint). */
+  groupRows: number
 ): Stream.Stream<Batch.Batch<Row, PostgresCheckpoint>, ConnectorError.ConnectorError> => {
   if (start !== undefined && "done" in start) return Stream.empty
   const hasCursor = resolved.cursor !== undefined
@@ -409,25 +416,26 @@ const readStream = (
         Effect.tryPromise({
           try: async () => {
             const chunks = await internal.copyChunks(client, statement)
-            const groups = EncodedRows.groupRows(chunks, encoded ? limit : GROUP_ROWS)
-            const rows = groups.reduce((n, g) => n + g.rows, 0)
-            let next: internal.PageStart | undefined
-            if (rows > 0) {
-              const [cursor, key] = EncodedRows.lastRowFields(chunks, resolved.columns.length, [
+            const groups = EncodedRows.groupRows(chunks, groupRows)
+            // Every group ends at a row, so its last row is a position: each group carries a checkpoint.
+            const parts = groups.map((g) => {
+              const [cursor, key] = EncodedRows.lastRowFields(g.chunks, resolved.columns.length, [
                 direct!.cursor ?? direct!.key,
                 direct!.key
               ])
-              next = !hasCursor ? { key: key! } : { cursor: state.nulls ? null : cursor!, key: key! }
-            }
-            const parts = groups.map(
-              (g): Batch.Encoded => ({
+              const at: internal.PageStart = !hasCursor
+                ? { key: key! }
+                : { cursor: state.nulls ? null : cursor!, key: key! }
+              const part: Batch.Encoded = {
                 format: EncodedRows.COPY_TEXT,
                 columns: encodedColumns,
                 rows: g.rows,
                 chunks: g.chunks
-              })
-            )
-            return { records: undefined, next, encoded: parts, rows }
+              }
+              return { part, at }
+            })
+            const rows = groups.reduce((n, g) => n + g.rows, 0)
+            return { records: undefined, next: parts.at(-1)?.at, encoded: parts, rows }
           },
           catch: (cause) =>
             cause instanceof PostgresCodec.CodecError
@@ -445,21 +453,22 @@ const readStream = (
         Effect.map(page(state), ({ records, next, encoded: parts, rows }) => {
           const batches: Array<Batch.Batch<Row, PostgresCheckpoint>> = []
           if (next !== undefined) {
-            positions[resolved.stream] = next
-            const checkpoint = { ...positions }
-            if (parts === undefined)
-              batches.push(Batch.make<Row, PostgresCheckpoint>(records!, { stream: resolved.stream, checkpoint }))
-            else
-              parts.forEach((part, i) =>
+            if (parts === undefined) {
+              positions[resolved.stream] = next
+              batches.push(
+                Batch.make<Row, PostgresCheckpoint>(records!, { stream: resolved.stream, checkpoint: { ...positions } })
+              )
+            } else
+              for (const { part, at } of parts) {
+                positions[resolved.stream] = at
                 batches.push(
                   Batch.makeEncoded<Row, PostgresCheckpoint>(part, {
                     decode: () => decodeGroup(part),
                     stream: resolved.stream,
-                    // The page's position is known at its end: only its last group carries it.
-                    checkpoint: i === parts.length - 1 ? checkpoint : undefined
+                    checkpoint: { ...positions }
                   })
                 )
-              )
+              }
             if (rows >= limit) return [batches, Option.some({ ...state, after: next })] as const
           }
           // This section is read: after the NULL-cursor rows come the valued ones, if any are in bounds.
@@ -502,7 +511,8 @@ export const make = (input: PostgresSourceOptions): Source.Source<Row, PostgresC
   ): Effect.Effect<A, ConnectorError.ConnectorError> => Effect.scoped(Effect.flatMap(Pool.pool(config), f))
 
   const read = (from: PostgresCheckpoint | undefined, context: Source.ReadContext) => {
-    const limit = options.batchSize ?? context.batchRows
+    // Pages read as undecoded groups (see `encodedPage`) checkpoint every group, so they can be larger than a batch.
+    const limit = options.batchSize ?? Math.max(context.batchRows, PAGE_ROWS)
     return Stream.unwrap(
       Effect.gen(function* () {
         const pool = yield* Pool.pool(config)
@@ -527,7 +537,10 @@ export const make = (input: PostgresSourceOptions): Source.Source<Row, PostgresC
             end === undefined ? undefined : { to: end[r.stream] },
             limit,
             positions,
+            // Groups decode (when read) one at a time, at most the batch size hint; asked for COPY text, batch-sized.
             context.encodings?.includes(EncodedRows.COPY_TEXT) === true
+              ? context.batchRows
+              : Math.min(GROUP_ROWS, context.batchRows)
           )
         )
       })

@@ -23,23 +23,23 @@ export interface RowGroup {
   readonly rows: number
 }
 
-/**
- * Splits COPY text chunks into groups of about `rows` rows, cut only where a chunk ends a row (so every group
- * decodes on its own).
- */
+/** Splits COPY text chunks into groups of `rows` rows (the last may hold fewer), cutting inside chunks as needed. */
 export const groupRows = (chunks: ReadonlyArray<Uint8Array>, rows: number): Array<RowGroup> => {
   const groups: Array<RowGroup> = []
   let current: Array<Uint8Array> = []
   let count = 0
   for (const chunk of chunks) {
     const buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
-    for (let i = buffer.indexOf(10); i >= 0; i = buffer.indexOf(10, i + 1)) count++
-    current.push(chunk)
-    if (count >= rows && buffer.length > 0 && buffer[buffer.length - 1] === 10) {
+    let from = 0
+    for (let i = buffer.indexOf(10); i >= 0; i = buffer.indexOf(10, i + 1)) {
+      if (++count < rows) continue
+      current.push(buffer.subarray(from, i + 1))
       groups.push({ chunks: current, rows: count })
       current = []
       count = 0
+      from = i + 1
     }
+    if (from < buffer.length) current.push(buffer.subarray(from))
   }
   if (current.length > 0) groups.push({ chunks: current, rows: count })
   return groups
