@@ -29,7 +29,9 @@ PromiseCtor.withResolvers ??= () => {
   return { promise, resolve, reject }
 }
 
-const conditions = ["@data-mcp/source", "import", "module", "node", "default"]
+// Without "import": pg's index would require pg-pool's ESM build (see packages/connector-postgres/vitest.config.ts);
+// the tools load the connector packages too, and an inline project also takes the root's conditions.
+const conditions = ["@data-mcp/source", "node", "default"]
 
 export default defineConfig({
   resolve: { conditions },

@@ -2,7 +2,8 @@
 // `npm run docs:options` rewrites them; `--check` exits 1 if a README is out of date (the test suite checks too).
 import { readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { Config, Csv, Generator, Jsonl, Memory, Parquet } from "@data-mcp/core"
+import { PostgresConfig, PostgresSink } from "@data-mcp/connector-postgres"
+import { Config, Csv, Generator, Incremental, Jsonl, Memory, Parquet } from "@data-mcp/core"
 import { McpServer } from "@data-mcp/mcp-adapter"
 
 /** Marker name → the schema whose table goes between `<!-- options:NAME -->` and `<!-- /options -->`. */
@@ -16,7 +17,12 @@ export const tables: Readonly<Record<string, { readonly fields: Readonly<Record<
   "jsonl.sink": Jsonl.SinkOptions,
   "parquet.source": Parquet.SourceOptions,
   "parquet.sink": Parquet.SinkOptions,
-  "mcp-adapter.options": McpServer.OptionsSchema
+  "mcp-adapter.options": McpServer.OptionsSchema,
+  incremental: Incremental.IncrementalOptions,
+  "postgres.config": PostgresConfig.PostgresConfig,
+  "postgres.ssl": PostgresConfig.SslOptions,
+  "postgres.sink": PostgresSink.SinkOptions,
+  "postgres.sink.column": PostgresSink.Column
 } as never
 
 const MARKER = /<!-- options:([a-z.-]+) -->[\s\S]*?<!-- \/options -->/g
@@ -29,9 +35,11 @@ export const render = (text: string): string =>
     return `<!-- options:${name} -->\n${Config.optionsTable(schema)}\n<!-- /options -->`
   })
 
-export const readmes = ["packages/core/README.md", "packages/mcp-adapter/README.md"].map((p) =>
-  fileURLToPath(new URL(`../${p}`, import.meta.url))
-)
+export const readmes = [
+  "packages/core/README.md",
+  "packages/mcp-adapter/README.md",
+  "packages/connector-postgres/README.md"
+].map((p) => fileURLToPath(new URL(`../${p}`, import.meta.url)))
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   let stale = false

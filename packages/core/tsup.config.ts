@@ -17,6 +17,7 @@ export default defineConfig({
     ConnectorError: "src/ConnectorError.ts",
     DeadLetter: "src/DeadLetter.ts",
     Expression: "src/Expression.ts",
+    Incremental: "src/Incremental.ts",
     Mapping: "src/Mapping.ts",
     Pipeline: "src/Pipeline.ts",
     PipelineRegistry: "src/PipelineRegistry.ts",

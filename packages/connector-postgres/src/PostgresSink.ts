@@ -15,8 +15,10 @@ import type pg from "pg"
 import { from as copyFromStdin } from "pg-copy-streams"
 import * as EncodedRows from "./internal/encodedRows.ts"
 import * as Pool from "./internal/pool.ts"
+import * as SinkArrays from "./internal/sinkArrays.ts"
 import * as Evolution from "./internal/sinkEvolution.ts"
 import * as SinkSql from "./internal/sinkSql.ts"
+import * as Versions from "./internal/sinkVersions.ts"
 import * as PostgresCodec from "./PostgresCodec.ts"
 import * as PostgresConfig from "./PostgresConfig.ts"
 import * as PostgresError from "./PostgresError.ts"
@@ -32,9 +34,9 @@ const Name = Schema.String.check(Schema.isNonEmpty()).check(Schema.isMaxLength(6
  */
 export const Column = Schema.Struct({
   name: Name.annotate({ description: "The column name (the record key), 1 to 63 characters." }),
-  type: Schema.Literals(SinkSql.columnTypes).annotate({
+  type: Schema.Literals([...SinkSql.columnTypes, ...SinkSql.typeAliases]).annotate({
     description:
-      "The column's PostgreSQL type: bigint, integer, numeric, double precision, text, boolean, timestamptz, timestamp, date, jsonb or bytea."
+      "The column's PostgreSQL type: bigint, integer, numeric, double precision, text, boolean, timestamptz, timestamp, date, jsonb or bytea, or an array of one (text[], bigint[], …; multi-dimensional values fit the same type). The aliases int8, int4, float8 and bool (and their arrays) are accepted."
   })
 })
 
@@ -139,7 +141,11 @@ export const decode = (input: unknown): Effect.Effect<SinkOptions, Config.Config
 const targetOf = (options: SinkOptions): SinkSql.Target => {
   const [schema, table] =
     typeof options.table === "string" ? [PostgresConfig.schemaOf(options.connection), options.table] : options.table
-  return { schema, table, columns: options.columns ?? [] }
+  return {
+    schema,
+    table,
+    columns: (options.columns ?? []).map((c) => ({ name: c.name, type: SinkSql.canonicalType(c.type) }))
+  }
 }
 
 const configError = (path: string, detail: string) =>
@@ -149,7 +155,8 @@ type MergeInput = Extract<NonNullable<SinkOptions["disposition"]>, { readonly me
 
 /** The disposition and, for merge, its spec, with every named field checked against the declared columns. */
 const dispositionOf = (
-  options: SinkOptions
+  options: SinkOptions,
+  columns: ReadonlyArray<SinkSql.LiveColumn>
 ): {
   readonly disposition: Sink.Disposition
   readonly merge?: SinkSql.MergeSpec | undefined
@@ -168,7 +175,7 @@ const dispositionOf = (
   })
   // Inferred columns: the spec is checked against the table's columns once they are known.
   if (options.columns === undefined) return { disposition, mergeInput: m }
-  return { disposition, merge: mergeSpecOf(m, options.columns), mergeInput: m }
+  return { disposition, merge: mergeSpecOf(m, columns), mergeInput: m }
 }
 
 /** The merge spec, with every named field checked against the columns (throws a `ConfigError`). */
@@ -250,21 +257,38 @@ const copyRows = (client: pg.PoolClient, target: SinkSql.Target, payload: Payloa
 /** COPY text to load: encoded by this sink, or chunks that came encoded from the source. */
 type Payload = string | ReadonlyArray<Uint8Array>
 
+/** The first array value of `record` in `columns` whose shape PostgreSQL would refuse, as a reason. */
+const shapeReason = (record: Record<string, unknown>, columns: ReadonlyArray<string>): string | undefined => {
+  for (const name of columns) {
+    const why = SinkArrays.shapeError(record[name])
+    if (why !== undefined) return `column "${name}": ${why}`
+  }
+  return undefined
+}
+
 /**
  * Encodes each record on its own, so a value the codec refuses rejects only its record. `indexes` maps each
  * record to its batch index (when some were discarded before); `rejected` holds those already rejected.
+ * `shaped` names the array columns whose values must be rectangular (checked first: PostgreSQL would refuse
+ * the whole COPY).
  */
 const encodeBatch = (
   encoder: PostgresCodec.Encoder,
   records: ReadonlyArray<Record<string, unknown>>,
   indexes?: ReadonlyArray<number>,
-  already: ReadonlyArray<{ readonly index: number; readonly reason: string }> = []
+  already: ReadonlyArray<{ readonly index: number; readonly reason: string }> = [],
+  shaped: ReadonlyArray<string> = []
 ): { readonly payload: Payload; readonly written: number; readonly rejected: ReadonlyArray<Rejection> } => {
   let payload = ""
   let written = 0
   const rejected: Array<{ readonly index: number; readonly reason: string }> = [...already]
   records.forEach((record, i) => {
     const index = indexes === undefined ? i : (indexes[i] ?? i)
+    const shape = shaped.length === 0 ? undefined : shapeReason(record, shaped)
+    if (shape !== undefined) {
+      rejected.push({ index, reason: shape })
+      return
+    }
     try {
       payload += encoder.encodeRow(record)
       written++
@@ -276,7 +300,7 @@ const encodeBatch = (
       rejected.push({ index, reason })
     }
   })
-  if (already.length > 0) rejected.sort((a, b) => a.index - b.index)
+  if (already.length > 0 || (shaped.length > 0 && rejected.length > 0)) rejected.sort((a, b) => a.index - b.index)
   return { payload, written, rejected }
 }
 
@@ -295,19 +319,39 @@ const openTarget = (
     transactional: boolean
     merge: { readonly key: ReadonlyArray<string>; readonly strategy: "upsert" | "delete-insert" } | undefined
     staging: SinkSql.Target | undefined
+    runId: string
   }
-) =>
+): Effect.Effect<ReadonlyArray<Sink.SchemaChange>, ConnectorError.ConnectorError> =>
   Effect.scoped(
     Effect.gen(function* () {
-      if (!options.create && !options.transactional && options.staging === undefined) return
+      if (!options.create && !options.transactional && options.staging === undefined) return []
       const client = yield* Pool.client(p, "open")
-      yield* inTransaction(
+      return yield* inTransaction(
         client,
         Effect.gen(function* () {
           yield* Pool.query(client, SinkSql.ddlLock(target), "open")
+          const changes: Array<Sink.SchemaChange> = []
           // Inferred columns (none declared): the table is created by the first write, from its batch.
           const declared = target.columns.length > 0
-          if (options.create && declared) yield* Pool.query(client, SinkSql.createTable(target), "open")
+          if (options.create && declared) {
+            const existed = yield* Pool.query<{ present: boolean }>(client, SinkSql.tableExists(target), "open")
+            yield* Pool.query(client, SinkSql.createTable(target), "open")
+            if (existed.rows[0]?.present !== true)
+              changes.push(
+                yield* Versions.record(
+                  client,
+                  {
+                    target,
+                    created: true,
+                    diff: Evolution.createdDiff(target.columns),
+                    columns: Versions.columnsOf(target.columns),
+                    runId: options.runId,
+                    seq: null
+                  },
+                  "open"
+                )
+              )
+          }
           if (options.create && options.merge !== undefined && options.merge.strategy === "upsert") {
             const exists = yield* Pool.query<{ present: boolean }>(client, SinkSql.tableExists(target), "open")
             if (exists.rows[0]?.present === true)
@@ -322,6 +366,7 @@ const openTarget = (
           }
           if (options.transactional) yield* Pool.query(client, SinkSql.createStateTable(target), "open")
           yield* Pool.query(client, SinkSql.commit, "open")
+          return changes
         })
       )
     })
@@ -349,19 +394,33 @@ const openTarget = (
  * - `disposition: "replace"`: writes go to `<table>__dm_staging_<hash of the state key>`, which survives
  *   restarts (created at open; the first batch of a run from the beginning truncates it); `finish` swaps it in
  *   with drop + rename in one transaction under an advisory lock and clears the checkpoint, so the next run
- *   is a full refresh again. A failed run leaves the target as it was.
+ *   is a full refresh again. A failed run leaves the target as it was. Transactional, a `finish` of a run whose
+ *   lease was taken over (a higher token wrote the state row) fails with `StateError` `Fenced` and swaps nothing.
  * - `columns` omitted: the columns are inferred from the first batch (`SchemaInference`: integer → bigint,
  *   number → double precision, decimal → numeric, string → text, boolean, timestamp → timestamptz or timestamp by
- *   the first value's `zoned`, date, json/object/array → jsonb, binary → bytea; all-null fields wait) and the
- *   table is created by that write, under the advisory lock, in its transaction.
+ *   the first value's `zoned`, date, binary → bytea, json/object → jsonb; all-null fields wait) and the
+ *   table is created by that write, under the advisory lock, in its transaction. Arrays whose elements (at any
+ *   depth, rectangular) share one scalar type become an array of that type (`text[]`, `bigint[]`, …); arrays of
+ *   mixed, nested-object or unknown elements (only empty arrays or nulls seen), ragged arrays and arrays of more
+ *   than 6 dimensions become jsonb.
+ * - Array columns (`text[]`, `bigint[]`, `jsonb[]`, …, declared or inferred) are written through COPY from JS
+ *   arrays; nested JS arrays are dimensions (not for `jsonb[]`, whose inner arrays are JSON values). A value
+ *   PostgreSQL would refuse (a ragged multi-dimensional array, more than 6 dimensions) rejects its record.
  * - Schema evolution (`schemaEvolution`, default `"evolve"`), per write against the table's columns (read from
  *   information_schema at open, refreshed after DDL): a field with no column is added (`alter table … add
  *   column`), a value the column cannot hold is widened losslessly (int2→int4→int8→numeric, real→double
- *   precision, varchar(n)→text, date→timestamp(tz)) in the write's transaction under the advisory lock; any other
+ *   precision, varchar(n)→text, date→timestamp(tz), and the same for array elements: int4[]→int8[]) in the write's
+ *   transaction under the advisory lock; any other
  *   widening, and every change under `"freeze"`, fails (not retryable) with the diff (`+ added: email (text)`).
  *   `"discardValue"` drops such fields, `"discardRow"` rejects their records naming the field. A value no
  *   widening helps (text in a bigint column) is rejected by the codec record by record, as before. Rows are
  *   copied into the declared columns and those the batch holds, so other columns keep their defaults.
+ * - Schema changes the sink makes (creating the table — at open for declared columns, with the first batch
+ *   for inferred ones — adding or widening columns) are versioned per table in `data_mcp_schema (table_name,
+ *   version, diff, columns, run_id, seq, at)` in the target schema, in the transaction of the DDL, and returned
+ *   in `WriteResult.schemaChanges` (a table created at open: with the first write), so the run shows a
+ *   `SchemaChanged` event and a summary line for each. A table the sink did not create counts as version 1, so
+ *   its first change is version 2. A replayed write that was already committed reports the changes it made.
  * - `loadCheckpoint` (transactional) returns the checkpoint committed with the data: the authority on resume.
  * - Driver errors are `ConnectorError`s classified by `PostgresError`; retryable ones are retried by the runner.
  *
@@ -393,7 +452,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
   const mode: Evolution.Mode = options.schemaEvolution ?? "evolve"
   const target = targetOf(options)
   const declaredNames = new Set(target.columns.map((c) => c.name))
-  const { disposition, merge: declaredMerge, mergeInput } = dispositionOf(options)
+  const { disposition, merge: declaredMerge, mergeInput } = dispositionOf(options, target.columns)
   const replace = disposition.type === "replace"
   const mergeKey =
     mergeInput === undefined ? undefined : { key: mergeInput.key, strategy: mergeInput.strategy ?? "upsert" }
@@ -407,7 +466,14 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
       const staging = replace
         ? SinkSql.stagingTarget(target, createHash("sha256").update(stateKey).digest("hex").slice(0, 10))
         : undefined
-      yield* openTarget(p, target, { create, transactional, merge: mergeKey, staging })
+      // A table created here is reported with the first write (the runner learns of changes from write results).
+      let pendingChanges = yield* openTarget(p, target, {
+        create,
+        transactional,
+        merge: mergeKey,
+        staging,
+        runId: context.runId
+      })
       // The table the rows go to (and the DDL of evolution): the staging table of a replace, else the target.
       const writeTable = staging ?? target
       const tableLabel = `${writeTable.schema}.${writeTable.table}`
@@ -415,7 +481,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
       /** The write table's columns as the database has them; a missing table falls back to the declared ones. */
       const readLive = (runner: pg.Pool | pg.PoolClient) =>
         Effect.map(
-          Pool.query<{ name: string; data_type: string; len: number | null }>(
+          Pool.query<{ name: string; data_type: string; udt: string | null; len: number | null }>(
             runner,
             SinkSql.readColumns(writeTable),
             "open"
@@ -427,7 +493,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
                   exists: true,
                   columns: result.rows.map((r) => ({
                     name: r.name,
-                    type: SinkSql.liveTypeOf(r.data_type),
+                    type: SinkSql.liveTypeOf(r.data_type, r.udt),
                     maxLength: r.len ?? undefined
                   }))
                 }
@@ -504,7 +570,8 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
       const encode = (state: Live, prepared: Prepared) => {
         const columns = columnsFor(state, prepared)
         const encoder = PostgresCodec.makeEncoder(columns.map((c) => ({ name: c.name, oid: SinkSql.liveOid(c) })))
-        return { columns, batch: encodeBatch(encoder, prepared.records, prepared.indexes, prepared.rejected) }
+        const shaped = columns.filter((c) => SinkArrays.hasDimensions(c.type)).map((c) => c.name)
+        return { columns, batch: encodeBatch(encoder, prepared.records, prepared.indexes, prepared.rejected, shaped) }
       }
 
       const mergeSpecFor = (columns: ReadonlyArray<SinkSql.LiveColumn>) =>
@@ -524,19 +591,39 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
        * Runs the prepared DDL inside the caller's transaction, under the advisory DDL lock, against the columns as
        * they are now (another writer may have changed them), and returns the new live columns and encoded batch.
        */
-      const evolveIn = (client: pg.PoolClient, records: ReadonlyArray<Record<string, unknown>>) =>
+      const evolveIn = (
+        client: pg.PoolClient,
+        records: ReadonlyArray<Record<string, unknown>>,
+        ctx: Sink.WriteContext
+      ) =>
         Effect.gen(function* () {
           yield* Pool.query(client, SinkSql.ddlLock(writeTable), "write")
           const now = yield* readLive(client)
           const prepared = yield* prepare(records, now)
           for (const statement of prepared.ddl) yield* Pool.query(client, statement, "write")
           const next = prepared.ddl.length === 0 ? now : yield* readLive(client)
+          const changes: Array<Sink.SchemaChange> = []
+          if (prepared.ddl.length > 0)
+            changes.push(
+              yield* Versions.record(
+                client,
+                {
+                  target,
+                  created: !now.exists,
+                  diff: Evolution.diffOf(prepared.plan),
+                  columns: Versions.columnsOf(next.columns),
+                  runId: context.runId,
+                  seq: ctx.seq
+                },
+                "write"
+              )
+            )
           if (!now.exists && next.exists && mergeKey !== undefined && mergeKey.strategy === "upsert" && !replace) {
             // A table created from the batch gets the merge key's unique index (its columns checked first).
             yield* mergeSpecFor(next.columns)
             yield* Pool.query(client, SinkSql.createKeyIndex(target, mergeKey.key), "write")
           }
-          return { next, prepared, ...encode(next, prepared) }
+          return { next, prepared, changes, ...encode(next, prepared) }
         })
 
       /** Applies the encoded rows inside the caller's transaction, as the disposition says. */
@@ -574,7 +661,10 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
           }
         })
 
-      /** Evolves the table if the batch needs it, then applies it; returns the result and the live columns after. */
+      /**
+       * Evolves the table if the batch needs it, then applies it; returns the result, the live columns after and
+       * the schema changes made.
+       */
       const evolveAndApply = (
         client: pg.PoolClient,
         records: ReadonlyArray<Record<string, unknown>>,
@@ -584,18 +674,18 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
         Effect.gen(function* () {
           if (work.prepared.ddl.length === 0) {
             yield* apply(client, work.batch, work.columns, work.state, ctx)
-            return { batch: work.batch, next: work.state }
+            return { batch: work.batch, next: work.state, changes: NO_CHANGES }
           }
-          const evolved = yield* evolveIn(client, records)
+          const evolved = yield* evolveIn(client, records, ctx)
           yield* apply(client, evolved.batch, evolved.columns, evolved.next, ctx)
-          return { batch: evolved.batch, next: evolved.next }
+          return { batch: evolved.batch, next: evolved.next, changes: evolved.changes }
         })
 
-      const fenced = (stored: string) =>
+      const fenced = (stored: string, outcome = "stop without writing") =>
         new StateStore.StateError({
           reason: "Fenced",
           key: stateKey,
-          detail: `run ${context.runId} holds token ${lease.token}, but token ${stored} has written to ${target.schema}.${target.table}; stop without writing`
+          detail: `run ${context.runId} holds token ${lease.token}, but token ${stored} has written to ${target.schema}.${target.table}; ${outcome}`
         })
 
       const writeTransactional = (
@@ -617,9 +707,11 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
               const storedToken = BigInt(row.token)
               if (storedToken > BigInt(lease.token)) return yield* fenced(row.token)
               if (storedToken === BigInt(lease.token) && BigInt(row.seq) >= BigInt(ctx.seq)) {
-                // Already committed (the acknowledgement was lost): commit nothing, report success.
+                // Already committed (the acknowledgement was lost): commit nothing, report success, and the
+                // schema changes that commit made.
                 yield* Pool.query(client, SinkSql.rollback, "write")
-                return { batch: work.batch, next: undefined }
+                const changes = yield* Versions.recorded(client, target, context.runId, ctx.seq)
+                return { batch: work.batch, next: undefined, changes }
               }
             }
             const applied = yield* evolveAndApply(client, records, work, ctx)
@@ -634,6 +726,14 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
             return applied
           })
         )
+
+      /** A successful write's schema changes, after those of opening the sink (reported once). */
+      const reported = (changes: ReadonlyArray<Sink.SchemaChange>) => {
+        if (pendingChanges.length === 0) return changes
+        const all = [...pendingChanges, ...changes]
+        pendingChanges = NO_CHANGES
+        return all
+      }
 
       /** Encoded rows the live table takes as they are (same columns and types): loaded without decoding. */
       const directWork = (encoded: Batch.Encoded): Work | undefined => {
@@ -698,8 +798,11 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
               // Loaded as they came: no evolution (the columns match), nothing to refuse one by one.
               const client = yield* Pool.client(p, "write")
               yield* applySessionSettings(client)
+              // No DDL here, but a replayed write reports what its commit changed, and the first write what
+              // opening the sink did.
+              let changes = NO_CHANGES
               if (transactional) {
-                yield* writeTransactional(client, records, direct, ctx)
+                changes = (yield* writeTransactional(client, records, direct, ctx)).changes
               } else if (mergeInput === undefined && staging === undefined) {
                 if (direct.batch.written > 0)
                   yield* copyRows(client, { ...target, columns: direct.columns }, direct.batch.payload)
@@ -713,7 +816,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
                 )
               }
               wrote = true
-              return resultOf(direct.batch)
+              return resultOf(direct.batch, reported(changes))
             }
             let prepared = yield* Effect.result(prepare(records, live))
             if (prepared._tag === "Failure" || prepared.success.ddl.length > 0) {
@@ -729,13 +832,13 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
               const result = yield* writeTransactional(client, records, work, ctx)
               if (result.next !== undefined) live = result.next
               wrote = true
-              return resultOf(result.batch)
+              return resultOf(result.batch, reported(result.changes))
             }
             if (mergeInput === undefined && staging === undefined && work.prepared.ddl.length === 0) {
               if (work.batch.written > 0 && work.columns.length > 0)
                 yield* copyRows(client, { ...target, columns: work.columns }, work.batch.payload)
               wrote = true
-              return resultOf(work.batch)
+              return resultOf(work.batch, reported(NO_CHANGES))
             }
             const result = yield* inTransaction(
               client,
@@ -747,19 +850,12 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
             )
             live = result.next
             wrote = true
-            return resultOf(result.batch)
+            return resultOf(result.batch, reported(result.changes))
           })
         )
 
-      const finishError = (detail: string) =>
-        new ConnectorError.ConnectorError({
-          connector: name,
-          operation: "finish",
-          reason: new ConnectorError.Unknown({ detail })
-        })
-
       // replace: swap the staging table in, in one transaction under an advisory lock, and forget the checkpoint.
-      const finish = (stagingTable: SinkSql.Target): Effect.Effect<void, Sink.SinkError> =>
+      const finish = (stagingTable: SinkSql.Target): Effect.Effect<void, Sink.SinkError | StateStore.StateError> =>
         Effect.scoped(
           Effect.gen(function* () {
             const client = yield* Pool.client(p, "finish")
@@ -775,9 +871,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
                   )
                   const row = locked.rows[0]
                   if (row !== undefined && BigInt(row.token) > BigInt(lease.token))
-                    return yield* finishError(
-                      `run ${context.runId} holds token ${lease.token}, but token ${row.token} has written to ${target.schema}.${target.table}; the staging table was not swapped in`
-                    )
+                    return yield* fenced(row.token, "the staging table was not swapped in")
                 }
                 const present = yield* Pool.query<{ present: boolean }>(
                   client,
@@ -879,5 +973,13 @@ interface Work {
   readonly batch: ReturnType<typeof encodeBatch>
 }
 
-const resultOf = (batch: ReturnType<typeof encodeBatch>): Sink.WriteResult =>
-  batch.rejected.length === 0 ? { written: batch.written } : { written: batch.written, rejected: batch.rejected }
+const NO_CHANGES: ReadonlyArray<Sink.SchemaChange> = []
+
+const resultOf = (
+  batch: ReturnType<typeof encodeBatch>,
+  changes: ReadonlyArray<Sink.SchemaChange>
+): Sink.WriteResult => ({
+  written: batch.written,
+  ...(batch.rejected.length === 0 ? {} : { rejected: batch.rejected }),
+  ...(changes.length === 0 ? {} : { schemaChanges: changes })
+})

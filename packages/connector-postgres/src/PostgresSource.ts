@@ -47,6 +47,7 @@ import { Batch, type Checkpoint, ConnectorError, Source } from "@data-mcp/core"
 import { Effect, Option, Schema, type Scope, Stream } from "effect"
 import type pg from "pg"
 import * as EncodedRows from "./internal/encodedRows.ts"
+import * as IncrementalStream from "./internal/incremental.ts"
 import * as Pool from "./internal/pool.ts"
 import * as internal from "./internal/source.ts"
 import * as PostgresCodec from "./PostgresCodec.ts"
@@ -92,6 +93,15 @@ export interface StreamOptions {
 }
 
 /**
+ * A table read as core's `Incremental` describes (`cursor` → cursor, `tieBreaker` → key, `lag`, `lookback`,
+ * `onNull`); `order: "desc"`, `initial` and `end` are refused by `make` with a `ConfigError`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type IncrementalStreamOptions = IncrementalStream.IncrementalStreamOptions
+
+/**
  * What `make` takes.
  *
  * @category models
@@ -99,7 +109,8 @@ export interface StreamOptions {
  */
 export interface PostgresSourceOptions {
   readonly connection: PostgresConfig.PostgresConfig
-  readonly streams: ReadonlyArray<StreamOptions>
+  /** The tables, each with its own options or with `incremental: Incremental.make({ cursor, tieBreaker, … })`. */
+  readonly streams: ReadonlyArray<StreamOptions | IncrementalStreamOptions>
   /**
    * Rows per page, one `COPY` query each (default: 20,000, or the runner's batch size hint if larger). Pages are
    * handed over in groups that each end at a checkpoint, so the runner's batches need not match pages.
@@ -490,7 +501,8 @@ const readStream = (
  * @category constructors
  * @since 0.1.0
  */
-export const make = (options: PostgresSourceOptions): Source.Source<Row, PostgresCheckpoint> => {
+export const make = (input: PostgresSourceOptions): Source.Source<Row, PostgresCheckpoint> => {
+  const options = { ...input, streams: input.streams.map(IncrementalStream.toStreamOptions) }
   const name = options.name ?? "postgres"
   const config = options.connection
 

@@ -26,18 +26,7 @@ type Options = Omit<PostgresSink.SinkOptionsInput, "connection" | "table">
 const makeSink = (table: string, options: Options = {}) =>
   PostgresSink.make({ connection, table: [schema, table], ...options })
 
-const openWriter = (sink: ReturnType<typeof makeSink>, key: string, token = 1) =>
-  sink.open({
-    runId: `r${token}`,
-    pipeline: "evolve",
-    stateKey: key,
-    lease: { key, runId: `r${token}`, token, expiresAt: Date.now() + 60_000 }
-  })
-
-const batch = (records: ReadonlyArray<Record<string, unknown>>) => ({ stream: "default", records, checkpoint: null })
-
-const exec = (fragment: ReturnType<typeof sql>) =>
-  Effect.scoped(Effect.flatMap(Pool.pool(connection), (pool) => Pool.query(pool, fragment, "check")))
+const { batch, changesOf, exec, openWriter } = Db
 
 /** The table's columns and their types, as `name type` in column order. */
 const columnsOf = (table: string) =>
@@ -86,7 +75,11 @@ describeIf("PostgresSink schema evolution", () => {
           ]),
           { seq: 0, checkpointFrom: null, checkpointTo: 1 }
         )
-        assert.deepStrictEqual(result, { written: 2 })
+        assert.strictEqual(result.written, 2)
+        // The table the write created is the first version of its schema.
+        assert.deepStrictEqual(changesOf(result), [
+          `${schema}.${table} v1: + added: id (bigint); + added: big (bigint); + added: price (numeric); + added: name (text); + added: ok (boolean); + added: at (timestamptz); + added: wall (timestamp); + added: meta (jsonb); + added: tags (text[]); + added: bin (bytea)`
+        ])
         assert.deepStrictEqual(yield* columnsOf(table), [
           "id bigint",
           "big bigint",
@@ -97,7 +90,8 @@ describeIf("PostgresSink schema evolution", () => {
           "at timestamp with time zone",
           "wall timestamp without time zone",
           "meta jsonb",
-          "tags jsonb",
+          // An array of strings is a text[] column (information_schema says ARRAY; see PostgresSinkArrays).
+          "tags ARRAY",
           "bin bytea"
           // "nothing" (only nulls) has no type yet: no column.
         ])
@@ -106,6 +100,8 @@ describeIf("PostgresSink schema evolution", () => {
         const big = yield* exec(sql`select big::text as b from ${sql.ident([schema, table])} where id = 1`)
         assert.strictEqual(big.rows[0]?.b, "9007199254740993")
         assert.deepStrictEqual(rows[0]!.meta, { a: [1, 2] })
+        const tags = yield* exec(sql`select tags::text as t from ${sql.ident([schema, table])} where id = 1`)
+        assert.strictEqual(tags.rows[0]?.t, "{x}")
         assert.strictEqual(rows[0]!.bin, "\\x0102ff")
         assert.strictEqual(rows[1]!.price, 2)
       })
@@ -130,7 +126,10 @@ describeIf("PostgresSink schema evolution", () => {
             checkpointTo: 2
           }
         )
-        assert.deepStrictEqual(result, { written: 2 })
+        assert.strictEqual(result.written, 2)
+        assert.deepStrictEqual(changesOf(result), [
+          `${schema}.${table} v2: + added: email (text); ~ widened: amount bigint → numeric`
+        ])
         assert.deepStrictEqual(yield* columnsOf(table), ["id bigint", "amount numeric", "email text"])
         assert.deepStrictEqual(yield* rowsOf(table), [
           { id: 1, amount: 5, email: null },
@@ -230,10 +229,16 @@ describeIf("PostgresSink schema evolution", () => {
           schemaEvolution: "freeze"
         })
         const writer = yield* openWriter(sink, `freeze:${table}`)
-        assert.deepStrictEqual(
-          yield* writer.write(batch([{ id: 1, amount: 2 }]), { seq: 0, checkpointFrom: null, checkpointTo: 1 }),
-          { written: 1 }
-        )
+        const first = yield* writer.write(batch([{ id: 1, amount: 2 }]), {
+          seq: 0,
+          checkpointFrom: null,
+          checkpointTo: 1
+        })
+        assert.strictEqual(first.written, 1)
+        // Opening the sink created the declared table: reported with the first write.
+        assert.deepStrictEqual(changesOf(first), [
+          `${schema}.${table} v1: + added: id (bigint); + added: amount (bigint)`
+        ])
         const error = yield* Effect.flip(
           writer.write(batch([{ id: 2, amount: 1.5, email: "e" }]), { seq: 1, checkpointFrom: 1, checkpointTo: 2 })
         )
@@ -270,7 +275,10 @@ describeIf("PostgresSink schema evolution", () => {
           ]),
           { seq: 0, checkpointFrom: null, checkpointTo: 1 }
         )
-        assert.deepStrictEqual(r1, { written: 3 })
+        assert.strictEqual(r1.written, 3)
+        assert.deepStrictEqual(changesOf(r1), [
+          `${schema}.${valueTable} v1: + added: id (bigint); + added: n (integer)`
+        ])
         assert.deepStrictEqual(yield* columnsOf(valueTable), ["id bigint", "n integer"])
         assert.deepStrictEqual(yield* rowsOf(valueTable), [
           { id: 1, n: 1 },
@@ -314,13 +322,15 @@ describeIf("PostgresSink schema evolution", () => {
         const writer = yield* openWriter(sink, key)
         yield* writer.write(batch([{ id: 1 }]), { seq: 0, checkpointFrom: null, checkpointTo: 1 })
         const evolving = batch([{ id: 2, extra: "x" }])
-        yield* writer.write(evolving, { seq: 1, checkpointFrom: 1, checkpointTo: 2 })
-        // The acknowledgement was lost: the same batch again, on a writer opened anew.
+        const evolved = yield* writer.write(evolving, { seq: 1, checkpointFrom: 1, checkpointTo: 2 })
+        assert.deepStrictEqual(changesOf(evolved), [`${schema}.${table} v2: + added: extra (text)`])
+        // The acknowledgement was lost: the same batch again, on a writer opened anew. It writes nothing, and
+        // reports the change its committed attempt made (so a lost acknowledgement does not lose the event).
         const again = yield* openWriter(sink, key)
         assert.deepStrictEqual(Option.getOrNull(yield* again.loadCheckpoint!), 2)
-        assert.deepStrictEqual(yield* again.write(evolving, { seq: 1, checkpointFrom: 1, checkpointTo: 2 }), {
-          written: 1
-        })
+        const replayed = yield* again.write(evolving, { seq: 1, checkpointFrom: 1, checkpointTo: 2 })
+        assert.strictEqual(replayed.written, 1)
+        assert.deepStrictEqual(changesOf(replayed), changesOf(evolved))
         assert.deepStrictEqual(yield* rowsOf(table), [
           { id: 1, extra: null },
           { id: 2, extra: "x" }

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto"
-import { Memory, Pipeline, Runner } from "@data-mcp/core"
+import { Memory, Pipeline, Runner, StateStore } from "@data-mcp/core"
 import { FaultInjection } from "@data-mcp/core/testing"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect, Exit, Option } from "effect"
@@ -342,6 +342,32 @@ describeIf("PostgresSink merge and replace", () => {
         const third = yield* openWriter(sink, `replace:${table}`, 3)
         yield* third.finish!
         assert.deepStrictEqual(yield* readBack(table), [])
+      })
+    )
+  )
+
+  it.live("replace: a finish by a run whose lease was taken over fails with StateError Fenced and swaps nothing", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const table = nextTable()
+        const sink = makeSink(table, "replace")
+        const key = `fenced:${table}`
+        const stale = yield* openWriter(sink, key, 1)
+        yield* stale.write(batch([{ id: 1, v: 1, name: "stale" }]), { seq: 0, checkpointFrom: null, checkpointTo: 1 })
+        // A newer run (token 2) takes the state key over and writes.
+        const newer = yield* openWriter(sink, key, 2)
+        yield* newer.write(batch([{ id: 2, v: 1, name: "newer" }]), { seq: 0, checkpointFrom: null, checkpointTo: 1 })
+        const error = yield* Effect.flip(stale.finish!)
+        assert.instanceOf(error, StateStore.StateError)
+        assert.strictEqual(error._tag, "StateError")
+        assert.strictEqual((error as StateStore.StateError).reason, "Fenced")
+        assert.isFalse((error as StateStore.StateError).retryable)
+        assert.include((error as StateStore.StateError).message, "the staging table was not swapped in")
+        assert.deepStrictEqual(yield* readBack(table), [], "the target is untouched")
+        assert.strictEqual(yield* tableExists(table), 1, "the staging table is still there")
+        // The run holding the lease publishes its rows.
+        yield* newer.finish!
+        assert.deepStrictEqual(yield* readBack(table), [out(2, 1, "newer")])
       })
     )
   )

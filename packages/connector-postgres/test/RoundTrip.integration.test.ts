@@ -3,13 +3,13 @@
 // PG → runner → PG with PostgresSource → identity → PostgresSink append, then compared row by row as exact
 // `::text` and `sha256(bytea)`, and read back through PostgresSource; and pipeline params carrying SQL-injection
 // payloads that must land as data while a sentinel table survives, with an unknown table name refused.
-import { Batch, Pipeline, Runner, type Source, Timestamp, Transform } from "@data-mcp/core"
+import { Batch, Pipeline, Runner, type Source, Timestamp } from "@data-mcp/core"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect, Schema, Stream } from "effect"
 import * as Pool from "../src/internal/pool.ts"
 import * as PostgresSink from "../src/PostgresSink.ts"
 import * as PostgresSource from "../src/PostgresSource.ts"
-import { database, withClient } from "./utils.ts"
+import { database, LANES, observed, transformsFor, withClient } from "./utils.ts"
 
 const db = await database("round-trip", "dm_rt")
 const schema = db.freshSchema()
@@ -36,14 +36,11 @@ const COLUMNS: ReadonlyArray<readonly [string, string, (typeof PostgresSink.Colu
   ["c_tstz", "timestamptz", "timestamptz"],
   ["c_json", "json", "jsonb"],
   ["c_jsonb", "jsonb", "jsonb"],
-  ["c_bytea", "bytea", "bytea"]
+  ["c_bytea", "bytea", "bytea"],
+  ["c_int4arr", "integer[]", "integer[]"],
+  ["c_textarr", "text[]", "text[]"],
+  ["c_tstzarr", "timestamptz[]", "timestamptz[]"]
 ]
-/** Array columns: the sink declares no array types, so these are checked through the source's decoding only. */
-const ARRAY_COLUMNS = [
-  ["c_int4arr", "integer[]"],
-  ["c_textarr", "text[]"],
-  ["c_tstzarr", "timestamptz[]"]
-] as const
 
 const UNICODE =
   "emoji 🚀👩‍👩‍👧 CJK 漢字かな한글 combining e\u0301 n\u0303 tab\t nl\n cr\r backslash \\ \\N quote ' \" end"
@@ -133,28 +130,11 @@ const ROWS: ReadonlyArray<Record<string, string>> = [
   }
 ]
 
-const ALL = [...COLUMNS.map(([c]) => c), ...ARRAY_COLUMNS.map(([c]) => c)]
+const ALL = COLUMNS.map(([c]) => c)
 
 const sinkColumns = COLUMNS.map(([name, , type]) => ({ name, type }))
 
 const describeIf = db.unreachable === undefined ? describe : describe.skip
-
-const LANES = ["encoded", "records"] as const
-
-/** The source, observed: whether the runner asked it for COPY text (undecoded rows), and what it handed over. */
-const observed = <A, C>(
-  source: Source.Source<A, C>,
-  seen: { asked: boolean; encoded: number }
-): Source.Source<A, C> => ({
-  ...source,
-  read: (from, context) => {
-    if (context.encodings?.includes("postgres/copy-text") === true) seen.asked = true
-    return Stream.map(source.read(from, context), (batch) => {
-      if (Batch.encodedOf(batch) !== undefined) seen.encoded++
-      return batch
-    })
-  }
-})
 
 const readAll = (source: Source.Source<PostgresSource.Row, PostgresSource.PostgresCheckpoint>) =>
   Effect.map(Stream.runCollect(source.read(undefined, { runId: "t", batchRows: 2 })), (batches) =>
@@ -176,7 +156,7 @@ describeIf("PostgreSQL type round trip and params injection", () => {
   beforeAll(() =>
     withClient(async (client) => {
       await client.query(`create schema ${q(schema)}`)
-      const defs = [...COLUMNS.map(([c, t]) => `${q(c)} ${t}`), ...ARRAY_COLUMNS.map(([c, t]) => `${q(c)} ${t}`)]
+      const defs = COLUMNS.map(([c, t]) => `${q(c)} ${t}`)
       await client.query(
         `create table ${T("src")} (${defs.join(", ").replace('"id" bigint', '"id" bigint primary key')})`
       )
@@ -229,9 +209,7 @@ describeIf("PostgreSQL type round trip and params injection", () => {
               }),
               seen
             ),
-            ...(lane === "records"
-              ? { transforms: Transform.identity<PostgresSource.Row>().pipe(Transform.map((r) => ({ ...r }))) }
-              : {}),
+            ...transformsFor<PostgresSource.Row>(lane),
             sink: PostgresSink.make({ connection, table: [schema, target], columns: sinkColumns, create: false }),
             options: { batch: { rows: 2, maxWaitMs: 10 }, deadLetterBudget: { maxCount: 0 } }
           })
@@ -371,9 +349,7 @@ describeIf("PostgreSQL type round trip and params injection", () => {
         version: "1.0.0",
         description: "jsonb decimals, PG to PG",
         source: observed(PostgresSource.make({ connection, streams: [{ table: [schema, "jsrc"], key: "id" }] }), seen),
-        ...(lane === "records"
-          ? { transforms: Transform.identity<PostgresSource.Row>().pipe(Transform.map((r) => ({ ...r }))) }
-          : {}),
+        ...transformsFor<PostgresSource.Row>(lane),
         sink: PostgresSink.make({
           connection,
           table: [schema, target],

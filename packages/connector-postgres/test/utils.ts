@@ -1,6 +1,10 @@
 import { createRequire } from "node:module"
+import { Batch, SchemaInference, type Sink, type Source, Transform } from "@data-mcp/core"
 import { afterAll } from "@effect/vitest"
+import { Effect, Stream } from "effect"
 import type pg from "pg"
+import * as Pool from "../src/internal/pool.ts"
+import type { Fragment } from "../src/Sql.ts"
 
 // vitest runs Node with `--conditions import`, under which pg's index requires pg-pool's ESM build; the client
 // alone does not need the pool, so load it directly for set-up and tear-down.
@@ -80,3 +84,52 @@ export const database = async (label: string, prefix: string): Promise<Database>
     }
   }
 }
+
+const pgConnection = { ...Pool.configFromEnv(), connectTimeoutMs: 5_000 }
+
+/** Runs one statement on a short-lived pool. */
+export const exec = (fragment: Fragment) =>
+  Effect.scoped(Effect.flatMap(Pool.pool(pgConnection), (pool) => Pool.query(pool, fragment, "check")))
+
+/** Opens a sink for state key `key` as run `r<token>` holding lease `token`, as the runner would. */
+export const openWriter = <A>(sink: Sink.Sink<A>, key: string, token = 1) =>
+  sink.open({
+    runId: `r${token}`,
+    pipeline: "test",
+    stateKey: key,
+    lease: { key, runId: `r${token}`, token, expiresAt: Date.now() + 60_000 }
+  })
+
+/** A batch of the default stream. */
+export const batch = <A>(records: ReadonlyArray<A>) => ({ stream: "default", records, checkpoint: null })
+
+/** A write result's schema changes, one line each: `schema.table v2: + added: email (text); ~ widened: …`. */
+export const changesOf = (result: Sink.WriteResult): ReadonlyArray<string> =>
+  (result.schemaChanges ?? []).map(
+    (c) => `${c.target} v${c.version}: ${SchemaInference.formatDiff(c.diff).replaceAll("\n", "; ")}`
+  )
+
+/**
+ * The two ways rows travel PG → PG: with no transform as COPY text, undecoded ("encoded"; the sink loads
+ * those whose columns match as they are), or, with a transform, as decoded records ("records").
+ */
+export const LANES = ["encoded", "records"] as const
+
+/** The transforms that make a pipeline take `lane`: none, or a map returning a copy (which needs records). */
+export const transformsFor = <A extends object>(lane: (typeof LANES)[number]) =>
+  lane === "records" ? { transforms: Transform.identity<A>().pipe(Transform.map((r) => ({ ...r }))) } : {}
+
+/** The source, observed: whether the runner asked it for COPY text (undecoded rows), and what it handed over. */
+export const observed = <A, C>(
+  source: Source.Source<A, C>,
+  seen: { asked: boolean; encoded: number }
+): Source.Source<A, C> => ({
+  ...source,
+  read: (from, context) => {
+    if (context.encodings?.includes("postgres/copy-text") === true) seen.asked = true
+    return Stream.map(source.read(from, context), (batch) => {
+      if (Batch.encodedOf(batch) !== undefined) seen.encoded++
+      return batch
+    })
+  }
+})

@@ -86,7 +86,9 @@ export interface CheckpointSaved extends Base {
 }
 
 /**
- * A stream's schema changed under the pipeline's schema contract.
+ * A stream's schema changed under the pipeline's schema contract, or (with `target`) the sink changed the shape
+ * of the table or object it writes the stream to: created it, added or widened columns. `version` counts the
+ * contract's snapshots of the stream, or the sink's versions of `target`.
  *
  * @category models
  * @since 0.1.0
@@ -96,6 +98,8 @@ export interface SchemaChanged extends Base {
   readonly stream: string
   readonly version: number
   readonly diff: Json
+  /** Set when the sink made the change: its target (`public.orders`). */
+  readonly target?: string | undefined
 }
 
 /**

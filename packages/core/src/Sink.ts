@@ -10,6 +10,7 @@ import type { Effect, Option, Scope } from "effect"
 import type { Batch, Encoded } from "./Batch.ts"
 import type { Json } from "./Checkpoint.ts"
 import type { ConnectorError } from "./ConnectorError.ts"
+import type { Diff } from "./SchemaInference.ts"
 import type { Lease, StateError } from "./StateStore.ts"
 
 /**
@@ -153,6 +154,22 @@ export interface WriteContext {
 }
 
 /**
+ * A change a sink made to the shape of its target while writing: a table created, columns added or widened.
+ * The runner turns each into a `SchemaChanged` run event (with `target`) and a line in the run summary's notes.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SchemaChange {
+  /** What changed, as the user names it (`public.orders`). */
+  readonly target: string
+  /** The target's schema version after the change, as the sink counts them (1: the sink created it). */
+  readonly version: number
+  /** The change, from the version before: columns added, columns widened (`from` → `to`). */
+  readonly diff: Diff
+}
+
+/**
  * What a write did.
  *
  * @category models
@@ -168,6 +185,8 @@ export interface WriteResult {
   readonly rejected?:
     | ReadonlyArray<{ readonly index: number; readonly reason: string; readonly record?: unknown }>
     | undefined
+  /** Changes this write (or, on the first write, opening the sink) made to the target's schema, in order. */
+  readonly schemaChanges?: ReadonlyArray<SchemaChange> | undefined
 }
 
 /**
@@ -204,8 +223,12 @@ export interface Writer<in A> {
     | undefined
   /** Transactional sinks: the checkpoint committed with the data, the authority when a run resumes. */
   readonly loadCheckpoint?: Effect.Effect<Option.Option<Json>, SinkError | StateError> | undefined
-  /** Called once after the last batch of a successful run (a `replace` swaps its staging target in here). */
-  readonly finish?: Effect.Effect<void, SinkError> | undefined
+  /**
+   * Called once after the last batch of a successful run (a `replace` swaps its staging target in here). A
+   * transactional sink fails with `StateError` `Fenced`, publishing nothing, if a higher lease token has
+   * written since (the run was taken over).
+   */
+  readonly finish?: Effect.Effect<void, SinkError | StateError> | undefined
 }
 
 /**

@@ -559,6 +559,42 @@ describe("replace dispositions", () => {
         assert.strictEqual(readFileSync(path, "utf8").trim().split("\n").length, 40)
       }).pipe(Effect.provide(memoryRunner()))
   )
+
+  it.live("a finish fenced by a newer run fails the run with that StateError, not retried, saving no checkpoint", () =>
+    Effect.gen(function* () {
+      let finishes = 0
+      const sink: Sink.Sink<Row> = {
+        name: "fenced-finish",
+        capabilities: { transactional: false, idempotent: false },
+        disposition: { type: "replace" },
+        open: (context) =>
+          Effect.succeed({
+            write: (batch) => Effect.succeed({ written: batch.records.length }),
+            finish: Effect.suspend(() => {
+              finishes++
+              return Effect.fail(
+                new StateStore.StateError({ reason: "Fenced", key: context.stateKey, detail: "a newer run wrote" })
+              )
+            })
+          })
+      }
+      const pipeline = Pipeline.make<Row, Row>({
+        name: "fenced_finish",
+        version: "1.0.0",
+        description: "a replace whose finish is fenced",
+        source: Memory.source(range(5)),
+        sink,
+        options: { retry: { initialDelayMs: 1, maxDelayMs: 5 } }
+      })
+      const exit = yield* Effect.exit(Runner.run(pipeline, {}))
+      const error = failureOf(exit)
+      assert.instanceOf(error, StateStore.StateError)
+      assert.strictEqual((error as StateStore.StateError).reason, "Fenced")
+      assert.strictEqual(finishes, 1, "a fenced finish is not retried")
+      const key = Pipeline.stateKey(pipeline, {})
+      assert.strictEqual(yield* StateStore.StateStore.use((s) => s.load(key)), undefined)
+    }).pipe(Effect.provide(memoryRunner()))
+  )
 })
 
 describe("rate limits", () => {

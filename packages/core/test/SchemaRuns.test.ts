@@ -11,7 +11,9 @@ import * as Pipeline from "../src/Pipeline.ts"
 import * as PipelineSpec from "../src/PipelineSpec.ts"
 import * as Runner from "../src/Runner.ts"
 import type * as SchemaContract from "../src/SchemaContract.ts"
+import * as SchemaInference from "../src/SchemaInference.ts"
 import * as SecretProvider from "../src/SecretProvider.ts"
+import * as Sink from "../src/Sink.ts"
 import { memoryRunner } from "./utils.ts"
 
 type Row = Record<string, unknown>
@@ -119,6 +121,72 @@ describe("schema contracts in runs", () => {
       const exit = yield* Effect.exit(Runner.run(base(later, { columns: "freeze" }), {}))
       assert.isTrue(Exit.isFailure(exit))
       assert.include(Exit.isFailure(exit) ? (Cause.squash(exit.cause) as Error).message : "", "extra")
+    }).pipe(Effect.provide(memoryRunner()))
+  )
+
+  it.live("a sink's schema changes become SchemaChanged events with their target and summary notes", () =>
+    Effect.gen(function* () {
+      // A sink that widens its target on the second batch and reports it (as a SQL sink's evolution would).
+      const added = { ...SchemaInference.emptyDiff, added: [{ path: "id", type: "bigint" }] }
+      const widened = { ...SchemaInference.emptyDiff, widened: [{ path: "id", from: "integer", to: "bigint" }] }
+      const written: Array<number> = []
+      const sink = Sink.make<Row>({
+        name: "reporting",
+        capabilities: { transactional: false, idempotent: false },
+        disposition: Sink.append,
+        open: () =>
+          Effect.succeed({
+            write: (batch, context) =>
+              Effect.sync((): Sink.WriteResult => {
+                written.push(context.seq)
+                const change =
+                  context.seq === 0
+                    ? { target: "db.t", version: 1, diff: added }
+                    : context.seq === 1
+                      ? { target: "db.t", version: 2, diff: widened }
+                      : undefined
+                return {
+                  written: batch.records.length,
+                  ...(change === undefined ? {} : { schemaChanges: [change] })
+                }
+              })
+          })
+      })
+      const handle = yield* Runner.start(
+        Pipeline.make<Row, Row>({
+          name: "sink_changes",
+          version: "1.0.0",
+          description: "a sink reports schema changes",
+          source: Memory.source(
+            Array.from({ length: 30 }, (_, i) => ({ id: i })),
+            { batchSize: 10 }
+          ),
+          sink,
+          options: { batch: { rows: 10 } }
+        }),
+        {}
+      )
+      const events = yield* Stream.runCollect(handle.events)
+      const summary = yield* handle.result
+      assert.deepStrictEqual(written, [0, 1, 2])
+      const changed = events.filter((e) => e._tag === "SchemaChanged")
+      assert.deepStrictEqual(
+        changed.map((e) => [e.stream, e.target, e.version, e.diff]),
+        [
+          ["default", "db.t", 1, added],
+          ["default", "db.t", 2, widened]
+        ]
+      )
+      // Each change is announced before the batch that made it is reported written.
+      const tags = events.map((e) => e._tag)
+      assert.isBelow(tags.indexOf("SchemaChanged"), tags.indexOf("BatchWritten"))
+      assert.deepStrictEqual(
+        summary.notes.filter((n) => n.startsWith("sink ")),
+        [
+          "sink reporting changed db.t to version 1: + added: id (bigint)",
+          "sink reporting changed db.t to version 2: ~ widened: id integer → bigint"
+        ]
+      )
     }).pipe(Effect.provide(memoryRunner()))
   )
 

@@ -1,7 +1,15 @@
 // Schema evolution of the sink: what a batch needs of the table's live columns (new columns, lossless
 // widenings), the readable diff, and the discard modes. Pure: the sink runs the DDL.
 import { SchemaInference, Timestamp } from "@data-mcp/core"
-import type { ColumnType, DeclaredColumn, LiveColumn, LiveType } from "./sinkSql.ts"
+import * as SinkArrays from "./sinkArrays.ts"
+import {
+  type ColumnType,
+  type DeclaredColumn,
+  elementType,
+  type LiveColumn,
+  type LiveScalar,
+  type LiveType
+} from "./sinkSql.ts"
 
 /** How a batch whose shape the table does not hold is handled. */
 export type Mode = "evolve" | "freeze" | "discardValue" | "discardRow"
@@ -25,7 +33,7 @@ export interface Plan {
 
 export const isEmpty = (plan: Plan): boolean => plan.added.length === 0 && plan.widened.length === 0
 
-const chains: ReadonlyArray<ReadonlyArray<LiveType>> = [
+const chains: ReadonlyArray<ReadonlyArray<LiveScalar>> = [
   ["smallint", "integer", "bigint", "numeric"],
   ["real", "double precision"],
   ["varchar", "text"],
@@ -33,17 +41,35 @@ const chains: ReadonlyArray<ReadonlyArray<LiveType>> = [
   ["date", "timestamptz"]
 ]
 
-/** Whether `from` → `to` is one of the lossless widenings (int2→int4→int8→numeric, real→float8, varchar→text, date→timestamp(tz)). */
-const isLossless = (from: LiveType, to: string): boolean =>
-  chains.some((c) => c.includes(from) && c.includes(to as LiveType) && c.indexOf(to as LiveType) > c.indexOf(from))
+/** The element of an array type name (`bigint[]` → `bigint`), or `undefined` for a scalar one. */
+const elementOf = (type: string): string | undefined => (type.endsWith("[]") ? type.slice(0, -2) : undefined)
+
+/**
+ * Whether `from` → `to` is one of the lossless widenings (int2→int4→int8→numeric, real→float8, varchar→text,
+ * date→timestamp(tz)), of a scalar column or of an array column's elements (int4[]→int8[]).
+ */
+const isLossless = (from: LiveType, to: string): boolean => {
+  const [f, t] = [elementOf(from), elementOf(to)]
+  if ((f === undefined) !== (t === undefined)) return false
+  const a = (f ?? from) as LiveScalar
+  const b = (t ?? to) as LiveScalar
+  return chains.some((c) => c.includes(a) && c.includes(b) && c.indexOf(b) > c.indexOf(a))
+}
 
 const rank = (type: string): number => {
+  const scalar = elementOf(type) ?? type
   for (const c of chains) {
-    const i = c.indexOf(type as LiveType)
+    const i = c.indexOf(scalar as LiveScalar)
     if (i >= 0) return i
   }
   return 0
 }
+
+/** The widest of two needs; a need outside the column's lossless chain sticks. */
+const wider = (from: LiveType, prior: string | undefined, need: string): string =>
+  prior === undefined || (isLossless(from, prior) && (!isLossless(from, need) || rank(need) > rank(prior)))
+    ? need
+    : prior
 
 const INT16 = 32_767n
 const INT32 = 2_147_483_647n
@@ -70,6 +96,8 @@ const codePoints = (s: string, max: number): boolean => {
  * fits, or when no widening would help (a mismatch the codec rejects record by record, as before).
  */
 export const needOf = (column: LiveColumn, v: unknown): string | undefined => {
+  const element = elementType(column.type)
+  if (element !== undefined) return Array.isArray(v) ? elementsNeed(column, element, v) : undefined
   switch (column.type) {
     case "smallint":
     case "integer":
@@ -97,6 +125,24 @@ export const needOf = (column: LiveColumn, v: unknown): string | undefined => {
   }
 }
 
+/** What an array column of `element` needs to hold the elements of `v` (at any depth), as an array type. */
+const elementsNeed = (array: LiveColumn, element: LiveScalar, v: ReadonlyArray<unknown>): string | undefined => {
+  if (element === "json" || element === "jsonb") return undefined
+  const column: LiveColumn = { name: array.name, type: element, maxLength: array.maxLength }
+  let need: string | undefined
+  const visit = (values: ReadonlyArray<unknown>) => {
+    for (const e of values) {
+      if (Array.isArray(e)) visit(e)
+      else if (e !== null && e !== undefined) {
+        const n = needOf(column, e)
+        if (n !== undefined) need = wider(element, need, n)
+      }
+    }
+  }
+  visit(v)
+  return need === undefined ? undefined : `${need}[]`
+}
+
 /** The Postgres type of an inferred field type (`undefined`: only nulls seen). */
 export const columnTypeOf = (type: SchemaInference.Type, values: ReadonlyArray<unknown>): ColumnType | undefined => {
   switch (type.type) {
@@ -118,9 +164,10 @@ export const columnTypeOf = (type: SchemaInference.Type, values: ReadonlyArray<u
       return "date"
     case "binary":
       return "bytea"
+    case "array":
+      return SinkArrays.columnTypeOf(type, values)
     case "json":
     case "object":
-    case "array":
       return "jsonb"
     default:
       return undefined
@@ -131,14 +178,17 @@ export const columnTypeOf = (type: SchemaInference.Type, values: ReadonlyArray<u
 export const inferColumns = (records: ReadonlyArray<Record<string, unknown>>): Array<DeclaredColumn> =>
   scan(records, []).added.slice()
 
-export const label = (column: LiveColumn): string =>
-  column.type === "varchar"
+export const label = (column: LiveColumn): string => {
+  const element = elementType(column.type)
+  if (element !== undefined) return `${label({ ...column, type: element })}[]`
+  return column.type === "varchar"
     ? column.maxLength === undefined
       ? "varchar"
       : `varchar(${column.maxLength})`
     : column.type === "character"
       ? `character(${column.maxLength ?? 1})`
       : column.type
+}
 
 /** What `records` need of the table's `live` columns. */
 export const scan = (records: ReadonlyArray<Record<string, unknown>>, live: ReadonlyArray<LiveColumn>): Plan => {
@@ -161,13 +211,7 @@ export const scan = (records: ReadonlyArray<Record<string, unknown>>, live: Read
       }
       const need = needOf(column, v)
       if (need === undefined) continue
-      const prior = needs.get(k)
-      // The widest need wins; a need outside the column's lossless chain sticks.
-      if (
-        prior === undefined ||
-        (isLossless(column.type, prior) && (!isLossless(column.type, need) || rank(need) > rank(prior)))
-      )
-        needs.set(k, need)
+      needs.set(k, wider(column.type, needs.get(k), need))
     }
   }
   const added: Array<DeclaredColumn> = []
@@ -189,6 +233,12 @@ export const diffOf = (plan: Plan): SchemaInference.Diff => ({
   added: plan.added.map((c) => ({ path: c.name, type: c.type })),
   widened: plan.widened.filter((w) => w.lossless).map((w) => ({ path: w.name, from: w.fromLabel, to: w.to })),
   incompatible: plan.widened.filter((w) => !w.lossless).map((w) => ({ path: w.name, from: w.fromLabel, to: w.to }))
+})
+
+/** The diff of a table created with `columns`: every column added. */
+export const createdDiff = (columns: ReadonlyArray<LiveColumn>): SchemaInference.Diff => ({
+  ...SchemaInference.emptyDiff,
+  added: columns.map((c) => ({ path: c.name, type: label(c) }))
 })
 
 export interface Discarded {

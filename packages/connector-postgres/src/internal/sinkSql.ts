@@ -3,8 +3,8 @@
 import * as PostgresCodec from "../PostgresCodec.ts"
 import { type Fragment, sql } from "../Sql.ts"
 
-/** The column types a sink can declare. */
-export const columnTypes = [
+/** The scalar column types a sink can declare. */
+export const scalarTypes = [
   "bigint",
   "integer",
   "numeric",
@@ -18,10 +18,58 @@ export const columnTypes = [
   "bytea"
 ] as const
 
-export type ColumnType = (typeof columnTypes)[number]
+export type ScalarType = (typeof scalarTypes)[number]
 
-/** The DDL spelling of each type: closed, so it can be literal SQL text. */
-const typeSql: Record<ColumnType, Fragment> = {
+/**
+ * An array of a scalar type. PostgreSQL array types have no fixed dimensions: a `bigint[]` column holds
+ * one- or multi-dimensional arrays alike.
+ */
+export type ArrayType = `${ScalarType}[]`
+
+/** A column type a sink can declare: a scalar type or an array of one. */
+export type ColumnType = ScalarType | ArrayType
+
+/** The column types a sink can declare, in canonical spelling. */
+export const columnTypes: ReadonlyArray<ColumnType> = [...scalarTypes, ...scalarTypes.map((t): ArrayType => `${t}[]`)]
+
+const aliasOf: Readonly<Record<string, ScalarType>> = {
+  int8: "bigint",
+  int4: "integer",
+  float8: "double precision",
+  bool: "boolean"
+}
+
+/** PostgreSQL's short names for declarable types (`int8`, `int4`, `float8`, `bool` and their arrays). */
+export const typeAliases: ReadonlyArray<string> = Object.keys(aliasOf).flatMap((a) => [a, `${a}[]`])
+
+/** The canonical spelling of a declared type or alias (`int8[]` → `bigint[]`). */
+export const canonicalType = (type: string): ColumnType => {
+  const array = type.endsWith("[]")
+  const base = array ? type.slice(0, -2) : type
+  const scalar = aliasOf[base] ?? (base as ScalarType)
+  return array ? `${scalar}[]` : scalar
+}
+
+export interface DeclaredColumn {
+  readonly name: string
+  readonly type: ColumnType
+}
+
+/** A scalar type as the table has it: a declarable type or one the sink only writes. */
+export type LiveScalar = ScalarType | "smallint" | "real" | "varchar" | "character" | "json" | "other"
+
+/** A column type as the table has it (read from information_schema): a live scalar or an array of one. */
+export type LiveType = LiveScalar | `${LiveScalar}[]`
+
+export interface LiveColumn {
+  readonly name: string
+  readonly type: LiveType
+  /** The declared length of a varchar(n) / character(n) column. */
+  readonly maxLength?: number | undefined
+}
+
+/** The DDL spelling of each scalar type: closed, so it can be literal SQL text. */
+const scalarSql: Record<LiveScalar, Fragment> = {
   bigint: sql`bigint`,
   integer: sql`integer`,
   numeric: sql`numeric`,
@@ -32,40 +80,7 @@ const typeSql: Record<ColumnType, Fragment> = {
   timestamp: sql`timestamp`,
   date: sql`date`,
   jsonb: sql`jsonb`,
-  bytea: sql`bytea`
-}
-
-/** The codec OID of each type. */
-export const typeOid: Record<ColumnType, number> = {
-  bigint: PostgresCodec.Oid.int8,
-  integer: PostgresCodec.Oid.int4,
-  numeric: PostgresCodec.Oid.numeric,
-  "double precision": PostgresCodec.Oid.float8,
-  text: PostgresCodec.Oid.text,
-  boolean: PostgresCodec.Oid.bool,
-  timestamptz: PostgresCodec.Oid.timestamptz,
-  timestamp: PostgresCodec.Oid.timestamp,
-  date: PostgresCodec.Oid.date,
-  jsonb: PostgresCodec.Oid.jsonb,
-  bytea: PostgresCodec.Oid.bytea
-}
-
-export interface DeclaredColumn {
-  readonly name: string
-  readonly type: ColumnType
-}
-
-/** A column as the table has it (read from information_schema): a declarable type or one the sink only writes. */
-export type LiveType = ColumnType | "smallint" | "real" | "varchar" | "character" | "json" | "other"
-
-export interface LiveColumn {
-  readonly name: string
-  readonly type: LiveType
-  /** The declared length of a varchar(n) / character(n) column. */
-  readonly maxLength?: number | undefined
-}
-
-const liveTypeSql: Record<Exclude<LiveType, ColumnType>, Fragment> = {
+  bytea: sql`bytea`,
   smallint: sql`smallint`,
   real: sql`real`,
   varchar: sql`text`,
@@ -74,30 +89,46 @@ const liveTypeSql: Record<Exclude<LiveType, ColumnType>, Fragment> = {
   other: sql`text`
 }
 
-const typeFragment = (type: LiveType): Fragment =>
-  Object.hasOwn(typeSql, type) ? typeSql[type as ColumnType] : liveTypeSql[type as Exclude<LiveType, ColumnType>]
-
-/** The codec OID a live column is written with (a type the codec does not know is written as text). */
-export const liveOid = (column: LiveColumn): number => {
-  switch (column.type) {
-    case "smallint":
-      return PostgresCodec.Oid.int2
-    case "real":
-      return PostgresCodec.Oid.float4
-    case "varchar":
-      return PostgresCodec.Oid.varchar
-    case "character":
-      return PostgresCodec.Oid.bpchar
-    case "json":
-      return PostgresCodec.Oid.json
-    case "other":
-      return PostgresCodec.Oid.text
-    default:
-      return typeOid[column.type]
-  }
+/** The codec OIDs of each scalar type and of its array type (a type the codec does not know is written as text). */
+const scalarOids: Record<LiveScalar, readonly [scalar: number, array: number]> = {
+  bigint: [PostgresCodec.Oid.int8, PostgresCodec.Oid._int8],
+  integer: [PostgresCodec.Oid.int4, PostgresCodec.Oid._int4],
+  numeric: [PostgresCodec.Oid.numeric, PostgresCodec.Oid._numeric],
+  "double precision": [PostgresCodec.Oid.float8, PostgresCodec.Oid._float8],
+  text: [PostgresCodec.Oid.text, PostgresCodec.Oid._text],
+  boolean: [PostgresCodec.Oid.bool, PostgresCodec.Oid._bool],
+  timestamptz: [PostgresCodec.Oid.timestamptz, PostgresCodec.Oid._timestamptz],
+  timestamp: [PostgresCodec.Oid.timestamp, PostgresCodec.Oid._timestamp],
+  date: [PostgresCodec.Oid.date, PostgresCodec.Oid._date],
+  jsonb: [PostgresCodec.Oid.jsonb, PostgresCodec.Oid._jsonb],
+  bytea: [PostgresCodec.Oid.bytea, PostgresCodec.Oid._bytea],
+  smallint: [PostgresCodec.Oid.int2, PostgresCodec.Oid._int2],
+  real: [PostgresCodec.Oid.float4, PostgresCodec.Oid._float4],
+  varchar: [PostgresCodec.Oid.varchar, PostgresCodec.Oid._varchar],
+  character: [PostgresCodec.Oid.bpchar, PostgresCodec.Oid._bpchar],
+  json: [PostgresCodec.Oid.json, PostgresCodec.Oid._json],
+  other: [PostgresCodec.Oid.text, PostgresCodec.Oid._text]
 }
 
-const dataTypes: Record<string, LiveType> = {
+/** The element type of an array type, or `undefined` for a scalar type. */
+export const elementType = (type: LiveType): LiveScalar | undefined =>
+  type.endsWith("[]") ? (type.slice(0, -2) as LiveScalar) : undefined
+
+const typeFragment = (type: LiveType): Fragment => {
+  const element = elementType(type)
+  return element === undefined ? scalarSql[type as LiveScalar] : sql`${scalarSql[element]}[]`
+}
+
+/** The codec OID a column type is written with. */
+export const typeOid = (type: LiveType): number => {
+  const element = elementType(type)
+  return element === undefined ? scalarOids[type as LiveScalar][0] : scalarOids[element][1]
+}
+
+/** The codec OID a live column is written with. */
+export const liveOid = (column: LiveColumn): number => typeOid(column.type)
+
+const dataTypes: Record<string, LiveScalar> = {
   bigint: "bigint",
   integer: "integer",
   smallint: "smallint",
@@ -116,19 +147,46 @@ const dataTypes: Record<string, LiveType> = {
   bytea: "bytea"
 }
 
-/** The live type of an information_schema `data_type`. */
-export const liveTypeOf = (dataType: string): LiveType => dataTypes[dataType] ?? "other"
+/** Array element types by `udt_name` (the array type's name: `_int8`). */
+const udtElements: Record<string, LiveScalar> = {
+  _int8: "bigint",
+  _int4: "integer",
+  _int2: "smallint",
+  _numeric: "numeric",
+  _float8: "double precision",
+  _float4: "real",
+  _text: "text",
+  _varchar: "varchar",
+  _bpchar: "character",
+  _bool: "boolean",
+  _timestamptz: "timestamptz",
+  _timestamp: "timestamp",
+  _date: "date",
+  _jsonb: "jsonb",
+  _json: "json",
+  _bytea: "bytea"
+}
 
-/** The table's columns in order: `name`, `data_type`, `len` (character_maximum_length). */
+/** The live type of an information_schema `data_type` (and, for `ARRAY`, the `udt_name` naming its element). */
+export const liveTypeOf = (dataType: string, udtName?: string | null): LiveType =>
+  dataType === "ARRAY" ? `${udtElements[udtName ?? ""] ?? "other"}[]` : (dataTypes[dataType] ?? "other")
+
+/**
+ * The table's columns in order: `name`, `data_type`, `udt` (udt_name; `_int8` for an array) and `len` (the
+ * length of a varchar(n) / character(n) column or of its array's elements, which information_schema leaves out).
+ */
 export const readColumns = (target: Target) =>
-  sql`select column_name::text as name, data_type::text as data_type, character_maximum_length as len from information_schema.columns where table_schema = ${target.schema} and table_name = ${target.table} order by ordinal_position`
+  sql`select c.column_name::text as name, c.data_type::text as data_type, c.udt_name::text as udt, coalesce(c.character_maximum_length, case when c.udt_name in ('_varchar', '_bpchar') then (select nullif(a.atttypmod, -1) - 4 from pg_catalog.pg_attribute a join pg_catalog.pg_class r on r.oid = a.attrelid join pg_catalog.pg_namespace n on n.oid = r.relnamespace where n.nspname = c.table_schema and r.relname = c.table_name and a.attname = c.column_name) end) as len from information_schema.columns c where c.table_schema = ${target.schema} and c.table_name = ${target.table} order by c.ordinal_position`
 
 export const addColumn = (target: Target, name: string, type: ColumnType) =>
-  sql`alter table ${tableOf(target)} add column if not exists ${sql.ident(name)} ${typeSql[type]}`
+  sql`alter table ${tableOf(target)} add column if not exists ${sql.ident(name)} ${typeFragment(type)}`
 
-/** A lossless widening (int4→int8→numeric, real→double precision, varchar(n)→text, date→timestamp(tz)). */
+/**
+ * A lossless widening (int4→int8→numeric, real→double precision, varchar(n)→text, date→timestamp(tz)), of a
+ * column or of an array column's elements (int4[]→int8[]).
+ */
 export const alterColumnType = (target: Target, name: string, type: ColumnType) =>
-  sql`alter table ${tableOf(target)} alter column ${sql.ident(name)} type ${typeSql[type]}`
+  sql`alter table ${tableOf(target)} alter column ${sql.ident(name)} type ${typeFragment(type)}`
 
 /** The name of the state table, in the target table's schema. */
 export const STATE_TABLE = "data_mcp_state"

@@ -18,6 +18,7 @@ import * as Source from "../Source.ts"
 import { type Lease, StateError, type StateStoreShape } from "../StateStore.ts"
 import * as Batcher from "./batcher.ts"
 import * as CheckpointTracker from "./checkpointTracker.ts"
+import * as SinkSchemaChanges from "./sinkSchemaChanges.ts"
 import * as Transformer from "./transformer.ts"
 
 export interface Stats {
@@ -586,6 +587,8 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
           if (ctx.limiters.sink !== undefined && rows > 0) yield* ctx.limiters.sink.take(rows)
           const result = yield* writeRecords(p, checkpointTo)
           written = result.written
+          if (result.schemaChanges !== undefined)
+            yield* SinkSchemaChanges.report(ctx, sink.name, p.stream, result.schemaChanges)
           for (const r of result.rejected ?? []) {
             const record = "record" in r ? r.record : p.records[r.index]
             sinkRejected.push({ record, reason: `${sink.name}: ${r.reason}`, stage: "sink" })
