@@ -43,15 +43,21 @@
  *
  * @since 0.1.0
  */
-import { Batch, type Checkpoint, ConnectorError, Source } from "@data-mcp/core"
+import type { Batch, Checkpoint } from "@data-mcp/core"
+import { ConnectorError, Source } from "@data-mcp/core"
 import { Effect, Option, Schema, type Scope, Stream } from "effect"
 import type pg from "pg"
 import * as EncodedRows from "./internal/encodedRows.ts"
 import * as Pool from "./internal/pool.ts"
 import * as internal from "./internal/source.ts"
+import * as SourceChunks from "./internal/sourceChunks.ts"
+import * as SourceOptions from "./internal/sourceOptions.ts"
+import * as SourcePage from "./internal/sourcePage.ts"
+import * as SourceQuery from "./internal/sourceQuery.ts"
+import * as Transaction from "./internal/sourceTransaction.ts"
 import * as PostgresCodec from "./PostgresCodec.ts"
 import * as PostgresConfig from "./PostgresConfig.ts"
-import * as PostgresError from "./PostgresError.ts"
+import type * as Sql from "./Sql.ts"
 import { sql } from "./Sql.ts"
 
 /**
@@ -65,8 +71,11 @@ export interface StreamOptions {
   readonly table: string | readonly [string, string]
   /** The incremental cursor column (an `updated_at`, a sequence); absent: a snapshot paged by `key`. */
   readonly cursor?: string | undefined
-  /** The primary key column: pages by it and breaks ties between equal cursor values. */
-  readonly key: string
+  /**
+   * The primary key column: pages by it and breaks ties between equal cursor values. Absent (a table without a
+   * usable key, and no cursor): the table is read by CTID ranges (see `chunks`).
+   */
+  readonly key?: string | undefined
   /** The columns to read (default: all). */
   readonly columns?: ReadonlyArray<string> | undefined
   /**
@@ -89,6 +98,61 @@ export interface StreamOptions {
    * rows that get a NULL cursor later are behind the checkpoint and are not read by later runs.
    */
   readonly onNull?: "skip" | "include-first" | undefined
+  /**
+   * Reads a snapshot (a stream without a cursor) as chunks, several at a time, each on its own connection in the
+   * same snapshot (see `ChunkOptions`). A table without a key is always read by CTID chunks.
+   */
+  readonly chunks?: ChunkOptions | undefined
+}
+
+/**
+ * How a snapshot is split into chunks. The chunks are planned once at the start, in the read's snapshot: key
+ * ranges of `rows` rows each, or, for a table without a key, ranges of heap pages (CTID ranges, a TID range scan
+ * on PostgreSQL 14+) that hold about `rows` rows. Up to `concurrency` chunks are read at once, each on its own
+ * connection in one exported snapshot, and emitted in key (or page) order, so every batch boundary is still a
+ * valid checkpoint: `{ key }` after every page of a keyed chunk, `{ page }` after every CTID chunk. At most
+ * `concurrency` chunks are held in memory; a slow consumer holds back the start of further chunks.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ChunkOptions {
+  /** Rows per chunk (default 50,000). Memory holds up to `concurrency` chunks. */
+  readonly rows?: number | undefined
+  /** Chunks read at once, each on its own connection (default 2); the pool needs `concurrency + 1` connections. */
+  readonly concurrency?: number | undefined
+}
+
+/**
+ * One query to read, as a stream named `name`. The query is one read statement written with the `sql` tagged
+ * template (`select`, `with … select`, `values` or `table`), every value bound; it runs in `READ ONLY`
+ * transactions, so a write inside it fails. With a `key` (and optionally a `cursor`), both columns of its result,
+ * it is read by keyset pages exactly like a table, with the same checkpoints; without a key it is read in one
+ * COPY, as one batch, and checkpointed only once read (`{ done: true }`).
+ *
+ * **Example** (A tenant's paid orders, incrementally)
+ *
+ * ```ts
+ * import { PostgresSource, Sql } from "@data-mcp/connector-postgres"
+ *
+ * const { sql } = Sql
+ * const tenant = "acme"
+ * const stream: PostgresSource.QueryStreamOptions = {
+ *   name: "paid_orders",
+ *   query: sql`select id, total, updated_at from orders where tenant = ${tenant} and status = ${"paid"}`,
+ *   cursor: "updated_at",
+ *   key: "id"
+ * }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface QueryStreamOptions extends Pick<StreamOptions, "cursor" | "key" | "lag" | "lookback" | "onNull"> {
+  /** The query, written with `sql`: one read statement; its values stay bound. */
+  readonly query: Sql.Fragment
+  /** The stream's name (its checkpoint key; unique among the source's streams). */
+  readonly name: string
 }
 
 /**
@@ -99,7 +163,8 @@ export interface StreamOptions {
  */
 export interface PostgresSourceOptions {
   readonly connection: PostgresConfig.PostgresConfig
-  readonly streams: ReadonlyArray<StreamOptions>
+  /** The tables and queries to read, one after the other. */
+  readonly streams: ReadonlyArray<StreamOptions | QueryStreamOptions>
   /** Rows per page and batch (default: the runner's batch size hint, 5,000 unless configured). */
   readonly batchSize?: number | undefined
   /** The source name in errors and logs (default `"postgres"`). */
@@ -107,16 +172,20 @@ export interface PostgresSourceOptions {
 }
 
 /**
- * The position of one stream: after `(cursor, key)` (exact text), or finished. A `null` cursor is a position in
- * the NULL-cursor section (`onNull: "include-first"`), after `key`.
+ * The position of one stream: after `(cursor, key)` (exact text), before heap page `page` (a table without a key,
+ * read by CTID chunks), or finished. A `null` cursor is a position in the NULL-cursor section
+ * (`onNull: "include-first"`), after `key`.
  *
  * @category models
  * @since 0.1.0
  */
-export type Position = { readonly cursor?: string | null; readonly key: string } | { readonly done: true }
+export type Position =
+  | { readonly cursor?: string | null; readonly key: string }
+  | { readonly page: number }
+  | { readonly done: true }
 
 /**
- * The source's checkpoint: stream name (`"schema.table"`) → position.
+ * The source's checkpoint: stream name (`"schema.table"`, or a query stream's `name`) → position.
  *
  * @category models
  * @since 0.1.0
@@ -131,6 +200,7 @@ export type PostgresCheckpoint = Readonly<Record<string, Position>>
  */
 export const Position: Schema.Codec<Position, Checkpoint.Json> = Schema.Union([
   Schema.Struct({ cursor: Schema.optionalKey(Schema.NullOr(Schema.String)), key: Schema.String }),
+  Schema.Struct({ page: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)) }),
   Schema.Struct({ done: Schema.Literal(true) })
 ]) as unknown as Schema.Codec<Position, Checkpoint.Json>
 
@@ -155,14 +225,15 @@ export type Row = Record<string, unknown>
 
 interface Resolved {
   readonly stream: string
-  readonly table: internal.TableName
+  readonly from: internal.Relation
   readonly columns: ReadonlyArray<PostgresCodec.Column>
   readonly cursor: string | undefined
   readonly cursorOid: number | undefined
-  readonly key: string
+  readonly key: string | undefined
   readonly lag: string | undefined
   readonly lookback: string | undefined
   readonly includeNulls: boolean
+  readonly chunks: SourceChunks.Chunking | undefined
 }
 
 const streamNameOf = (t: internal.TableName) => `${t.schema}.${t.table}`
@@ -176,35 +247,61 @@ const notFound = (name: string, operation: string, detail: string) =>
 const invalid = (name: string, operation: string, detail: string) =>
   ConnectorError.make(name, operation, new ConnectorError.Unknown({ detail }))
 
-/** Checks a stream's table, columns, cursor and key against the catalog (the closed set) and types its columns. */
-const resolve = (
-  runner: pg.Pool | pg.PoolClient,
+/**
+ * A stream's relation and the columns it offers: a table checked against the catalog (the closed set), or a query
+ * described in a read-only transaction.
+ */
+const relationOf = (
+  pool: pg.Pool,
   name: string,
   config: PostgresConfig.PostgresConfig,
-  options: StreamOptions,
+  options: StreamOptions | QueryStreamOptions,
   tables: ReadonlyArray<internal.TableName>
-): Effect.Effect<Resolved, ConnectorError.ConnectorError> =>
+) =>
   Effect.gen(function* () {
+    if ("query" in options) {
+      const columns = yield* SourceQuery.columns(pool, options.query, "read")
+      const twice = columns.map((c) => c.name).filter((c, i, all) => all.indexOf(c) !== i)
+      if (twice.length > 0)
+        return yield* invalid(
+          name,
+          "read",
+          `The query of stream ${options.name} returns the column ${JSON.stringify(twice[0])} more than once: give each column its own name (an alias).`
+        )
+      return { stream: options.name, from: { query: options.query } as internal.Relation, rows: columns }
+    }
     const table = tableNameOf(config, options.table)
     const stream = streamNameOf(table)
     const allowed = tables.map((t) => [t.schema, t.table] as const)
-    const known = yield* Effect.try({
+    yield* Effect.try({
       try: () => sql.ident([table.schema, table.table], allowed),
       catch: () =>
         notFound(name, "read", `The table ${stream} is not among the tables this connection can see: check its name.`)
     })
-    void known
-    const { rows } = yield* Pool.query<{ name: string; oid: number }>(runner, internal.listColumns(table), "read")
+    const { rows } = yield* Pool.query<{ name: string; oid: number }>(pool, internal.listColumns(table), "read")
+    return { stream, from: table as internal.Relation, rows }
+  })
+
+/** Checks a stream's relation, columns, cursor and key (see `relationOf`) and types its columns. */
+const resolve = (
+  pool: pg.Pool,
+  name: string,
+  config: PostgresConfig.PostgresConfig,
+  options: StreamOptions | QueryStreamOptions,
+  tables: ReadonlyArray<internal.TableName>
+): Effect.Effect<Resolved, ConnectorError.ConnectorError> =>
+  Effect.gen(function* () {
+    const { stream, from, rows } = yield* relationOf(pool, name, config, options, tables)
     const byName = new Map(rows.map((r) => [r.name, r]))
-    const wanted = options.columns ?? rows.map((r) => r.name)
-    const missing = [...wanted, options.key, ...(options.cursor === undefined ? [] : [options.cursor])].filter(
+    const wanted = ("columns" in options ? options.columns : undefined) ?? rows.map((r) => r.name)
+    const missing = [...wanted, ...[options.key, options.cursor].filter((c) => c !== undefined)].filter(
       (c) => !byName.has(c)
     )
     if (missing.length > 0)
       return yield* notFound(
         name,
         "read",
-        `The table ${stream} has no column ${missing.map((m) => JSON.stringify(m)).join(", ")}.`
+        `${internal.isQuery(from) ? "The query of stream" : "The table"} ${stream} has no column ${missing.map((m) => JSON.stringify(m)).join(", ")}.`
       )
     const cursorOid = options.cursor === undefined ? undefined : byName.get(options.cursor)!.oid
     const interval = (option: "lag" | "lookback", value: number | string | undefined) => {
@@ -229,33 +326,32 @@ const resolve = (
       return yield* invalid(name, "read", `onNull: "include-first" of ${stream} needs a cursor column.`)
     return {
       stream,
-      table,
+      from,
       columns: wanted.map((c) => ({ name: c, oid: byName.get(c)!.oid })),
       cursor: options.cursor,
       cursorOid,
       key: options.key,
       lag,
       lookback,
-      includeNulls: options.onNull === "include-first"
+      includeNulls: options.onNull === "include-first",
+      chunks: SourceOptions.chunkingOf(options)
     }
   })
 
+/** A stream as `discover` reports it: each column's field type, PostgreSQL type and nullability. */
+const streamInfo = (stream: string, columns: ReadonlyArray<internal.ColumnInfo>): Source.StreamInfo => {
+  const properties: Record<string, Checkpoint.Json> = {}
+  for (const c of columns)
+    properties[c.name] = {
+      "x-field-type": PostgresCodec.fieldType(c.oid),
+      "x-postgres-type": c.type,
+      "x-nullable": c.nullable
+    }
+  return { name: stream, jsonSchema: { type: "object", properties } }
+}
+
 const loadTables = (runner: pg.Pool | pg.PoolClient) =>
   Effect.map(Pool.query<{ schema: string; table: string }>(runner, internal.listTables, "discover"), (r) => r.rows)
-
-/** A read-only snapshot transaction on a borrowed client, ended when the scope closes. */
-const readOnly = (client: pg.PoolClient) =>
-  Effect.acquireRelease(
-    Effect.gen(function* () {
-      yield* Pool.query(client, sql`begin isolation level repeatable read read only`, "read")
-      for (const statement of PostgresCodec.sessionSettings)
-        yield* Effect.tryPromise({
-          try: () => client.query(`${statement}`),
-          catch: (cause) => PostgresError.toConnectorError(cause, "read")
-        })
-    }),
-    () => Effect.promise(() => client.query("rollback").catch(() => undefined))
-  )
 
 /** A backfill's end for one stream: `to` is its position in `ReadContext.end` (absent: nothing to backfill). */
 interface EndOf {
@@ -281,13 +377,23 @@ const readStream = (
 ): Stream.Stream<Batch.Batch<Row, PostgresCheckpoint>, ConnectorError.ConnectorError> => {
   if (start !== undefined && "done" in start) return Stream.empty
   const hasCursor = resolved.cursor !== undefined
-  if (start !== undefined && hasCursor && start.cursor === undefined)
+  if (start !== undefined && "page" in start !== (resolved.key === undefined))
+    return Stream.fail(
+      invalid(
+        name,
+        "read",
+        `The checkpoint of ${resolved.stream} is ${"page" in start ? "a heap page, but the stream has a key" : "a key, but the stream has none"}.`
+      )
+    )
+  if (start !== undefined && "key" in start && hasCursor && start.cursor === undefined)
     return Stream.fail(
       invalid(name, "read", `The checkpoint of ${resolved.stream} has no cursor value, but the stream has a cursor.`)
     )
   // A backfill: a stream absent from the end position has nothing to backfill; `done` bounds nothing.
   if (end !== undefined && end.to === undefined) return Stream.empty
-  const endAt: internal.PageStart | undefined = end?.to === undefined || "done" in end.to ? undefined : end.to
+  const endAt: internal.PageStart | undefined = end?.to === undefined || !("key" in end.to) ? undefined : end.to
+  if (end?.to !== undefined && "page" in end.to)
+    return Stream.fail(invalid(name, "read", `A backfill of ${resolved.stream} cannot end at a heap page.`))
   if (endAt !== undefined && hasCursor !== (endAt.cursor !== undefined))
     return Stream.fail(
       invalid(
@@ -296,28 +402,61 @@ const readStream = (
         `The backfill end of ${resolved.stream} ${hasCursor ? "has no cursor value, but the stream has a cursor" : "has a cursor value, but the stream has none"}.`
       )
     )
+  const resumed = start === undefined || !("key" in start) ? undefined : start
+  // The position after a batch, recorded for the batches that follow (of this and the other streams).
+  const checkpoint = (position: Position): PostgresCheckpoint => {
+    positions[resolved.stream] = position
+    return { ...positions }
+  }
+  const key = resolved.key
+  if (resolved.chunks !== undefined && !internal.isQuery(resolved.from))
+    return SourceChunks.read({
+      source: name,
+      stream: resolved.stream,
+      pool,
+      table: resolved.from,
+      columns: resolved.columns,
+      key,
+      limit,
+      encoded,
+      chunking: resolved.chunks,
+      start: start !== undefined && "page" in start ? start : resumed,
+      end: endAt?.key,
+      checkpoint
+    })
   return Stream.unwrap(
     Effect.gen(function* () {
       const client = yield* Pool.client(pool, "read")
-      yield* readOnly(client)
+      yield* Transaction.readOnly(client)
+      const context: SourcePage.PageContext = {
+        source: name,
+        client,
+        from: resolved.from,
+        columns: resolved.columns,
+        cursor: resolved.cursor,
+        key,
+        limit,
+        encoded
+      }
+      const finished = (): ReadonlyArray<Batch.Batch<Row, PostgresCheckpoint>> =>
+        hasCursor ? [] : [SourcePage.toBatch(SourcePage.empty, resolved.stream, checkpoint({ done: true }))]
+      // A query without a key: one COPY of the whole result.
+      if (key === undefined) {
+        const page = yield* SourcePage.read(context, { upper: null, after: undefined })
+        return Stream.make(SourcePage.toBatch(page, resolved.stream, checkpoint({ done: true })))
+      }
       const endValue = hasCursor ? endAt?.cursor : endAt?.key
       // An end inside the NULL section bounds the valued rows to none.
       const valuesEnd = endValue === null
       const { rows } = yield* Pool.query<{ upper: string | null }>(
         client,
-        internal.upperBound(resolved.table, resolved.cursor ?? resolved.key, {
+        internal.upperBound(resolved.from, resolved.cursor ?? key, {
           end: endValue ?? undefined,
           lag: resolved.lag === undefined ? undefined : { interval: resolved.lag, cursorOid: resolved.cursorOid ?? 0 }
         }),
         "read"
       )
       const upper = valuesEnd ? null : (rows[0]?.upper ?? null)
-      const finished = (): ReadonlyArray<Batch.Batch<Row, PostgresCheckpoint>> => {
-        if (hasCursor) return []
-        positions[resolved.stream] = { done: true }
-        return [Batch.make<Row, PostgresCheckpoint>([], { stream: resolved.stream, checkpoint: { ...positions } })]
-      }
-      const resumed = start === undefined || "done" in start ? undefined : start
       const inNulls = resumed === undefined || resumed.cursor === null
       const readNulls = hasCursor && resolved.includeNulls && inNulls
       if (upper === null && !readNulls) return Stream.fromIterable(finished())
@@ -331,75 +470,6 @@ const readStream = (
         )
         lower = moved.rows[0]!.lower
       }
-      const decodeColumns: Array<PostgresCodec.Column> = [
-        ...resolved.columns,
-        ...(hasCursor ? [{ name: internal.CURSOR_TEXT, oid: PostgresCodec.Oid.text }] : []),
-        { name: internal.KEY_TEXT, oid: PostgresCodec.Oid.text }
-      ]
-      const boundaryColumns = hasCursor ? 2 : 1
-      // Encoded pages when the runner asks for them and the boundary columns are among those read.
-      const cursorIndex = hasCursor ? resolved.columns.findIndex((c) => c.name === resolved.cursor) : undefined
-      const keyIndex = resolved.columns.findIndex((c) => c.name === resolved.key)
-      const direct = encoded && keyIndex >= 0 && cursorIndex !== -1 ? { cursor: cursorIndex, key: keyIndex } : undefined
-      const encodedColumns = resolved.columns.map((c) => ({ name: c.name, type: String(c.oid) }))
-      const page = (state: PageState) =>
-        Effect.gen(function* () {
-          const rendered = yield* Pool.query<{ statement: string }>(
-            client,
-            internal.renderCopy({
-              table: resolved.table,
-              columns: resolved.columns.map((c) => c.name),
-              cursor: resolved.cursor,
-              key: resolved.key,
-              upper,
-              after: state.after,
-              limit,
-              nulls: state.nulls,
-              end: state.nulls ? (endAt?.cursor === null ? endAt : undefined) : endAt,
-              lower: state.lower,
-              withoutBoundary: direct !== undefined
-            }),
-            "read"
-          )
-          if (direct !== undefined) return yield* encodedPage(rendered.rows[0]!.statement, state)
-          // The boundary columns are kept aside by the decoder (last row only), never put on the records.
-          const { rows: records, aside } = yield* Effect.tryPromise({
-            try: () => internal.copyRows(client, rendered.rows[0]!.statement, decodeColumns, boundaryColumns),
-            catch: (cause) =>
-              cause instanceof PostgresCodec.CodecError
-                ? ConnectorError.make(name, "read", new ConnectorError.Unknown({ detail: cause.message, cause }))
-                : PostgresError.toConnectorError(cause, "read")
-          })
-          let next: internal.PageStart | undefined
-          if (records.length > 0) {
-            next = !hasCursor
-              ? { key: aside[0] as string }
-              : { cursor: state.nulls ? null : (aside[0] as string), key: aside[1] as string }
-          }
-          return { records, next, encoded: undefined }
-        })
-      // Encoded pages (asked for by the runner): the chunks as they came, the boundary read off the last row.
-      const encodedPage = (statement: string, state: PageState) =>
-        Effect.tryPromise({
-          try: async () => {
-            const chunks = await internal.copyChunks(client, statement)
-            const rows = EncodedRows.countRows(chunks)
-            let next: internal.PageStart | undefined
-            if (rows > 0) {
-              const [cursor, key] = EncodedRows.lastRowFields(chunks, resolved.columns.length, [
-                direct!.cursor ?? direct!.key,
-                direct!.key
-              ])
-              next = !hasCursor ? { key: key! } : { cursor: state.nulls ? null : cursor!, key: key! }
-            }
-            const encoded: Batch.Encoded = { format: EncodedRows.COPY_TEXT, columns: encodedColumns, rows, chunks }
-            return { records: undefined, next, encoded }
-          },
-          catch: (cause) =>
-            cause instanceof PostgresCodec.CodecError
-              ? ConnectorError.make(name, "read", new ConnectorError.Unknown({ detail: cause.message, cause }))
-              : PostgresError.toConnectorError(cause, "read")
-        })
       const initial: PageState = readNulls
         ? { nulls: true, after: resumed, lower: undefined }
         : {
@@ -408,30 +478,26 @@ const readStream = (
             lower
           }
       return Stream.paginate(initial, (state: PageState) =>
-        Effect.map(page(state), ({ records, next, encoded }) => {
-          const batches: Array<Batch.Batch<Row, PostgresCheckpoint>> = []
-          if (next !== undefined) {
-            positions[resolved.stream] = next
-            batches.push(
-              encoded === undefined
-                ? Batch.make<Row, PostgresCheckpoint>(records!, {
-                    stream: resolved.stream,
-                    checkpoint: { ...positions }
-                  })
-                : Batch.makeEncoded<Row, PostgresCheckpoint>(encoded, {
-                    decode: () => EncodedRows.decode(encoded),
-                    stream: resolved.stream,
-                    checkpoint: { ...positions }
-                  })
-            )
-            if ((encoded?.rows ?? records!.length) >= limit)
-              return [batches, Option.some({ ...state, after: next })] as const
+        Effect.map(
+          SourcePage.read(context, {
+            upper,
+            after: state.after,
+            nulls: state.nulls,
+            end: state.nulls ? (endAt?.cursor === null ? endAt : undefined) : endAt,
+            lower: state.lower
+          }),
+          (page) => {
+            const batches: Array<Batch.Batch<Row, PostgresCheckpoint>> = []
+            if (page.last !== undefined) {
+              batches.push(SourcePage.toBatch(page, resolved.stream, checkpoint(page.last)))
+              if (page.rows >= limit) return [batches, Option.some({ ...state, after: page.last })] as const
+            }
+            // This section is read: after the NULL-cursor rows come the valued ones, if any are in bounds.
+            if (state.nulls && upper !== null)
+              return [batches, Option.some<PageState>({ nulls: false, after: undefined, lower: undefined })] as const
+            return [[...batches, ...finished()], Option.none()] as const
           }
-          // This section is read: after the NULL-cursor rows come the valued ones, if any are in bounds.
-          if (state.nulls && upper !== null)
-            return [batches, Option.some<PageState>({ nulls: false, after: undefined, lower: undefined })] as const
-          return [[...batches, ...finished()], Option.none()] as const
-        })
+        )
       )
     })
   )
@@ -460,6 +526,7 @@ const readStream = (
 export const make = (options: PostgresSourceOptions): Source.Source<Row, PostgresCheckpoint> => {
   const name = options.name ?? "postgres"
   const config = options.connection
+  SourceOptions.check(name === "postgres" ? "postgres source" : name, options)
 
   const withPool = <A>(
     f: (pool: pg.Pool) => Effect.Effect<A, ConnectorError.ConnectorError, Scope.Scope>
@@ -504,41 +571,49 @@ export const make = (options: PostgresSourceOptions): Source.Source<Row, Postgre
         const tables = yield* loadTables(pool)
         const out: Array<Source.StreamInfo> = []
         for (const table of tables) {
-          const { rows } = yield* Pool.query<{ name: string; oid: number; type: string; nullable: boolean }>(
+          const { rows } = yield* Pool.query<internal.ColumnInfo>(pool, internal.listColumns(table), "discover")
+          out.push(streamInfo(streamNameOf(table), rows))
+        }
+        // A query's columns as its result describes them; nullability is not known, so every column may be NULL.
+        for (const stream of options.streams) {
+          if (!("query" in stream)) continue
+          const columns = yield* SourceQuery.columns(pool, stream.query, "discover")
+          const { rows } = yield* Pool.query<{ oid: number; type: string }>(
             pool,
-            internal.listColumns(table),
+            internal.typeNames(columns.map((c) => c.oid)),
             "discover"
           )
-          const properties: Record<string, Checkpoint.Json> = {}
-          for (const c of rows)
-            properties[c.name] = {
-              "x-field-type": PostgresCodec.fieldType(c.oid),
-              "x-postgres-type": c.type,
-              "x-nullable": c.nullable
-            }
-          out.push({ name: streamNameOf(table), jsonSchema: { type: "object", properties } })
+          const types = new Map(rows.map((r) => [r.oid, r.type]))
+          out.push(
+            streamInfo(
+              stream.name,
+              columns.map((c) => ({ ...c, type: types.get(c.oid)!, nullable: true }))
+            )
+          )
         }
         return out
       })
     )
 
+  // Tables: the planner's statistics (reltuples, relation size); queries: the planner's estimate of the result.
   const estimate = () =>
     withPool((pool) =>
       Effect.gen(function* () {
-        const names = options.streams.map((s) => tableNameOf(config, s.table))
+        const streams: Record<string, { rows: number; bytes: number }> = {}
+        const names = options.streams.flatMap((s) => ("query" in s ? [] : [tableNameOf(config, s.table)]))
         const { rows } = yield* Pool.query<{ schema: string; table: string; rows: number; bytes: number }>(
           pool,
           internal.estimates(names),
           "estimate"
         )
-        const streams: Record<string, { rows: number; bytes: number }> = {}
+        for (const r of rows) streams[streamNameOf(r)] = { rows: Math.max(0, Math.round(r.rows)), bytes: r.bytes }
+        for (const stream of options.streams)
+          if ("query" in stream) streams[stream.name] = yield* SourceQuery.estimate(name, pool, stream.query)
         let total = 0
         let bytes = 0
-        for (const r of rows) {
-          const n = Math.max(0, Math.round(r.rows))
-          streams[streamNameOf(r)] = { rows: n, bytes: r.bytes }
-          total += n
-          bytes += r.bytes
+        for (const e of Object.values(streams)) {
+          total += e.rows
+          bytes += e.bytes
         }
         return { rows: total, bytes, streams } satisfies Source.Estimate
       })
