@@ -1,7 +1,7 @@
 /**
- * A PostgreSQL source: reads tables (one stream each) with keyset pagination over `(cursor, key)` and the
- * `COPY … TO STDOUT` fast path, decoding every value losslessly with `PostgresCodec` (int8 → `bigint`, numeric →
- * exact string, timestamps → `Timestamp`, …).
+ * A PostgreSQL source: reads tables and queries (one stream each) with keyset pagination over `(cursor, key)` and
+ * the `COPY … TO STDOUT` fast path, decoding every value losslessly with `PostgresCodec` (int8 → `bigint`,
+ * numeric → exact string, timestamps → `Timestamp`, …).
  *
  * **How a stream is read**
  *
@@ -15,6 +15,25 @@
  *   `select format('COPY (… %I … %L …) TO STDOUT', …)` quotes identifiers with `%I` (quote_ident) and values with
  *   `%L` (quote_literal). The client never splices a value or a name into SQL text; tables, cursors, keys and
  *   columns must also belong to the catalog's closed set (checked with `sql.ident(name, discovered)`).
+ *
+ * **Query streams** (`QueryStreamOptions`)
+ *
+ * - The query is one read statement written with `sql`. It runs only in `READ ONLY` transactions (a write in it
+ *   fails with SQLSTATE 25006) and is read as a subselect: `SELECT … FROM (query) AS t WHERE … ORDER BY … LIMIT`,
+ *   so its `key` and `cursor` (columns of its result) page and checkpoint it exactly like a table.
+ * - Its values stay bound. Plain statements (the column description, the upper bound, `EXPLAIN`) bind them as
+ *   parameters. COPY gets the query's literal template text with each value as a `%L` of the same server-side
+ *   `format()` call, the values passed as that call's bind parameters: PostgreSQL's `quote_literal` renders them,
+ *   never the client. This keeps the COPY fast path (a server-side cursor with `FETCH` would bind natively but
+ *   return rows in the slower row protocol).
+ *
+ * **Chunked snapshots** (`chunks`, a table without a cursor; always for a table without a key)
+ *
+ * - The first transaction fixes the upper bound (the high-water mark), plans the chunks in its snapshot — key
+ *   ranges of `rows` rows, or heap page (CTID) ranges for a table without a key — and exports that snapshot.
+ * - Up to `concurrency` chunks are read at once, each on its own connection in a transaction that imported the
+ *   snapshot (`SET TRANSACTION SNAPSHOT`), and emitted in order, so every batch boundary is still a checkpoint.
+ *   A chunk's turn is given back only once its rows are emitted: at most `concurrency` chunks are in memory.
  *
  * **Incremental options** (per stream)
  *
@@ -33,13 +52,17 @@
  *   name has nothing to backfill; an end of `{ done: true }` bounds nothing. The runner keeps a backfill's
  *   checkpoints apart from the incremental state, which a backfill never moves.
  *
- * **Checkpoint** (per stream, `"schema.table"`)
+ * **Checkpoint** (per stream, `"schema.table"` or a query stream's `name`)
  *
  * - `{ cursor, key }` for a stream with a cursor; the values are the columns' exact text (`c::text`, with the
  *   codec's session settings), never converted to `Date` or `number`. It stays after the last page, so the next
  *   run reads what is new since.
  * - `{ key }` while a stream without a cursor (a snapshot by key) is being read, then `{ done: true }` once it
  *   has been read to the end; a `done` stream is not read again.
+ * - `{ page }` (the first heap page not yet read) after each CTID chunk of a table without a key. A resume from it
+ *   in a later snapshot is exact only if the table did not change in between: a row that moved across the page
+ *   boundary (an UPDATE, an INSERT into free space) is missed or read twice. Give a table that changes a key.
+ * - A query without a key is read in one COPY, as one batch, and only then checkpointed (`{ done: true }`).
  *
  * @since 0.1.0
  */
@@ -504,7 +527,9 @@ const readStream = (
 }
 
 /**
- * Makes a source over the given tables, read one after the other.
+ * Makes a source over the given tables and queries, read one after the other. Throws a `ConfigError` naming the
+ * field for a stream that cannot work (a query that is not one read statement written with `sql`, a cursor without
+ * a key, `chunks` with a cursor or beyond the pool's size, two streams with one name).
  *
  * **Example** (Orders incrementally by `updated_at`, customers as a snapshot)
  *
@@ -516,6 +541,27 @@ const readStream = (
  *   streams: [
  *     { table: "orders", cursor: "updated_at", key: "id" },
  *     { table: ["crm", "customers"], key: "id", columns: ["id", "email"] }
+ *   ]
+ * })
+ * ```
+ *
+ * **Example** (A tenant's orders from a query; a big table in chunks, three at a time)
+ *
+ * ```ts
+ * import { PostgresConfig, PostgresSource, Sql } from "@data-mcp/connector-postgres"
+ *
+ * const { sql } = Sql
+ * const tenant = "acme"
+ * const source = PostgresSource.make({
+ *   connection: PostgresConfig.decodeSync({ host: "127.0.0.1", database: "shop", poolSize: 4 }),
+ *   streams: [
+ *     {
+ *       name: "acme_orders",
+ *       query: sql`select id, total, updated_at from orders where tenant = ${tenant}`,
+ *       cursor: "updated_at",
+ *       key: "id"
+ *     },
+ *     { table: "events", key: "id", chunks: { rows: 100_000, concurrency: 3 } }
  *   ]
  * })
  * ```
