@@ -162,6 +162,16 @@ describe.skipIf(unreachable !== undefined)("PostgresSource query streams", () =>
           assert.deepStrictEqual(rows, [{ id: i + 1, name: p }], `payload ${i}`)
         }
       }
+      // The query's own text may hold `%`, format directives, dollar quotes and comments: they stay text.
+      const literal = yield* collect(
+        querySource({
+          query: sql`select id, name, '%s %I %%' as pct, $q$it's %L$q$ as dollar from ${table} /* 100% %1$s */
+            where name like '%' || ${"100"} || '%' -- 50% %L
+              and id > ${0}`,
+          key: "id"
+        })
+      )
+      assert.deepStrictEqual(recordsOf(literal), [{ id: 10, name: "100% sure", pct: "%s %I %%", dollar: "it's %L" }])
       const kept = yield* exec((pool) => Pool.query(pool, sql`select id from ${sentinel} order by id`, "check"))
       assert.deepStrictEqual(kept.rows, [{ id: 1 }, { id: 2 }])
     })

@@ -141,9 +141,11 @@ export const tablePages = (name: TableName) => sql`
 export const countRows = (name: TableName) =>
   sql`select count(*)::float8 as rows from ${sql.ident([name.schema, name.table])}`
 
-/** Holds a table against rewrites (VACUUM FULL, CLUSTER, TRUNCATE) while its CTID ranges are read. */
-export const lockShared = (name: TableName) =>
-  sql`lock table ${sql.ident([name.schema, name.table])} in access share mode`
+/**
+ * Holds a table against rewrites (VACUUM FULL, CLUSTER, TRUNCATE, REFRESH) while its CTID ranges are read: a
+ * statement that names it takes ACCESS SHARE until the transaction ends (LOCK TABLE refuses materialized views).
+ */
+export const lockShared = (name: TableName) => sql`select from ${sql.ident([name.schema, name.table])} limit 0`
 
 /** Exports the transaction's snapshot for other sessions to share. */
 export const exportSnapshot = sql`select pg_catalog.pg_export_snapshot() as snapshot`
