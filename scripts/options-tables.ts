@@ -3,6 +3,7 @@
 import { readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { Config, Csv, Generator, Jsonl, Memory, Parquet } from "@data-mcp/core"
+import { McpServer } from "@data-mcp/mcp-adapter"
 
 /** Marker name → the schema whose table goes between `<!-- options:NAME -->` and `<!-- /options -->`. */
 export const tables: Readonly<Record<string, { readonly fields: Readonly<Record<string, never>> }>> = {
@@ -14,10 +15,11 @@ export const tables: Readonly<Record<string, { readonly fields: Readonly<Record<
   "jsonl.source": Jsonl.SourceOptions,
   "jsonl.sink": Jsonl.SinkOptions,
   "parquet.source": Parquet.SourceOptions,
-  "parquet.sink": Parquet.SinkOptions
+  "parquet.sink": Parquet.SinkOptions,
+  "mcp-adapter.options": McpServer.OptionsSchema
 } as never
 
-const MARKER = /<!-- options:([a-z.]+) -->[\s\S]*?<!-- \/options -->/g
+const MARKER = /<!-- options:([a-z.-]+) -->[\s\S]*?<!-- \/options -->/g
 
 /** The README text with every marked table regenerated. */
 export const render = (text: string): string =>
@@ -27,7 +29,9 @@ export const render = (text: string): string =>
     return `<!-- options:${name} -->\n${Config.optionsTable(schema)}\n<!-- /options -->`
   })
 
-export const readmes = ["packages/core/README.md"].map((p) => fileURLToPath(new URL(`../${p}`, import.meta.url)))
+export const readmes = ["packages/core/README.md", "packages/mcp-adapter/README.md"].map((p) =>
+  fileURLToPath(new URL(`../${p}`, import.meta.url))
+)
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   let stale = false

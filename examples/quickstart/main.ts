@@ -1,17 +1,24 @@
 // The data-mcp quickstart: a pipeline on the embedded default (files in, files out, state in .data-mcp/),
-// run twice to show that it resumes from its checkpoint. Run it with `npm run quickstart`.
+// run three times to show that it resumes from its checkpoint; then the same app serves its pipelines over MCP
+// on localhost and the official MCP client lists the tools, previews a pipeline, runs one with progress and
+// reads the run report. Run it with `npm run quickstart`; `npm run quickstart -- --serve` only serves (Ctrl-C
+// stops it).
 //
 //   orders.csv ──▶ validate (Schema) ──▶ map to the warehouse shape ──▶ orders.jsonl
 //                       └── bad rows ──▶ dead letters (kept, with their reason)
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Csv, Jsonl, Pipeline, type RunEvent, type RunSummary, Timestamp, Transform } from "@data-mcp/core"
+import { Csv, Jsonl, Pipeline, PipelineSet, type RunEvent, type RunSummary, Timestamp, Transform } from "@data-mcp/core"
 import { PromiseRunner } from "@data-mcp/core/promise"
+import { createMcpServer } from "@data-mcp/mcp-adapter"
+import { listen } from "@data-mcp/mcp-adapter/node"
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client"
 import { Schema } from "effect"
+import { demoSet, demoTemplates } from "../mcp-pipelines/set.ts"
 
 const here = dirname(fileURLToPath(import.meta.url))
-const work = join(here, "out")
+const work = process.env.DATA_MCP_OUT ?? join(here, "out")
 const input = join(work, "orders.csv")
 const output = join(work, "orders.jsonl")
 
@@ -92,13 +99,9 @@ const runOnce = async (runner: PromiseRunner, title: string) => {
   return summary
 }
 
-const main = async () => {
-  // A fresh demo each time: the sample input, no output, no state.
-  rmSync(work, { recursive: true, force: true })
-  mkdirSync(work, { recursive: true })
-  copyFileSync(join(here, "data", "orders-day1.csv"), input)
-  const state = join(work, ".data-mcp")
+const state = join(work, ".data-mcp")
 
+const runDirectly = async (): Promise<boolean> => {
   await using runner = PromiseRunner.create({ directory: state })
   console.log(`data-mcp quickstart — ${input} → ${output}\n`)
 
@@ -120,15 +123,109 @@ const main = async () => {
   console.log(`\n${output}: ${lines.length} records; the first:\n  ${lines[0]}`)
   console.log(`State, run history and dead letters live in ${state}`)
 
-  const ok =
+  return (
     first.status === "succeeded" &&
     second.recordsRead === 0 &&
     third.recordsRead === 60 &&
     lines.length === first.recordsWritten + third.recordsWritten
-  if (!ok) {
+  )
+}
+
+/** The app's MCP server: the orders pipeline and the demo set, state in the same directory. */
+const startMcp = async (port: number) => {
+  const set = PipelineSet.make("data-mcp-quickstart", [ordersToJsonl, ...demoSet(work).pipelines])
+  const server = await createMcpServer(set, { directory: state, templates: demoTemplates(work) })
+  const http = await listen(server, { port })
+  return {
+    url: http.url,
+    close: async () => {
+      await http.close()
+      await server.close()
+    }
+  }
+}
+
+const text = (value: unknown): string => JSON.stringify(value)
+
+const overMcp = async (): Promise<boolean> => {
+  const mcp = await startMcp(0)
+  console.log(`\nOver MCP: the app serves its pipelines at ${mcp.url} (Streamable HTTP, localhost only)`)
+  const client = new Client({ name: "quickstart", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } })
+  try {
+    await client.connect(new StreamableHTTPClientTransport(mcp.url))
+    console.log(`  connected (${client.getProtocolEra()} era, protocol ${client.getNegotiatedProtocolVersion()})`)
+    const { tools } = await client.listTools()
+    console.log(`  tools: ${tools.map((t) => t.name).join(", ")}`)
+
+    const preview = (await client.callTool({
+      name: "preview_pipeline",
+      arguments: { name: "orders_to_jsonl", params: { input }, limit: 2 }
+    })) as { structuredContent?: { records: unknown[]; plan: { checkpoint: unknown; target: { effects: string[] } } } }
+    const plan = preview.structuredContent?.plan
+    console.log(`  preview_pipeline orders_to_jsonl: ${preview.structuredContent?.records.length ?? 0} new records;`)
+    console.log(`    resumes from ${text(plan?.checkpoint)}; ${plan?.target.effects.join("; ")}`)
+
+    const sample = (await client.callTool({
+      name: "preview_pipeline",
+      arguments: { name: "customers_to_jsonl", params: { count: 1000 }, limit: 2 }
+    })) as { structuredContent?: { records: unknown[] } }
+    console.log(`  preview_pipeline customers_to_jsonl (emails masked): ${text(sample.structuredContent?.records[0])}`)
+
+    console.log("  run_pipeline events_to_jsonl (2,000 events), progress:")
+    let last = 0
+    const run = (await client.callTool(
+      { name: "run_pipeline", arguments: { name: "events_to_jsonl", params: { count: 2000 }, waitSeconds: 30 } },
+      {
+        onprogress: (p) => {
+          if (p.progress - last >= 500 || p.progress === p.total) {
+            last = p.progress
+            console.log(`    ${p.progress}/${p.total ?? "?"} ${p.message ?? ""}`)
+          }
+        },
+        resetTimeoutOnProgress: true
+      }
+    )) as { structuredContent?: { runId: string; status: string; resource: string } }
+    const runId = run.structuredContent?.runId ?? ""
+    console.log(`  run ${runId}: ${run.structuredContent?.status}`)
+
+    const report = await client.readResource({ uri: run.structuredContent?.resource ?? "" })
+    const body = JSON.parse((report.contents[0] as { text: string }).text) as {
+      status: string
+      summary?: RunSummary.RunSummary
+    }
+    console.log(
+      `  run report: ${body.status}, read ${body.summary?.recordsRead}, wrote ${body.summary?.recordsWritten}, ${body.summary?.guarantee}, ${body.summary?.durationMs} ms`
+    )
+    return body.status === "succeeded" && body.summary?.recordsWritten === 2000
+  } finally {
+    await client.close()
+    await mcp.close()
+    console.log("  stopped cleanly")
+  }
+}
+
+const serveOnly = async () => {
+  mkdirSync(work, { recursive: true })
+  if (!existsSync(input)) copyFileSync(join(here, "data", "orders-day1.csv"), input)
+  const portArg = process.argv.indexOf("--port")
+  const mcp = await startMcp(portArg > 0 ? Number(process.argv[portArg + 1]) : Number(process.env.PORT ?? 3333))
+  console.log(`MCP endpoint: ${mcp.url}`)
+  const stop = () => void mcp.close().then(() => process.exit(0))
+  process.once("SIGINT", stop)
+  process.once("SIGTERM", stop)
+}
+
+const main = async () => {
+  // A fresh demo each time: the sample input, no output, no state.
+  rmSync(work, { recursive: true, force: true })
+  mkdirSync(work, { recursive: true })
+  copyFileSync(join(here, "data", "orders-day1.csv"), input)
+  const direct = await runDirectly()
+  const mcp = await overMcp()
+  if (!direct || !mcp) {
     console.error("\nThe quickstart did not behave as expected.")
     process.exitCode = 1
   }
 }
 
-await main()
+await (process.argv.includes("--serve") ? serveOnly() : main())

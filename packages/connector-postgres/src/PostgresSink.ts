@@ -807,8 +807,26 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
         }
       )
 
+      // Ahead of `write` (see `Sink.Writer.encode`): records that fit the table as it is become COPY text at once;
+      // those that need DDL or a discard first wait for `write` as records.
+      const encodeAhead = (records: ReadonlyArray<Record<string, unknown>>) => {
+        if (!live.exists) return undefined
+        const plan = Evolution.scan(records, live.columns)
+        if (!Evolution.isEmpty(plan)) return undefined
+        const { columns, batch } = encode(live, { plan, ddl: [], records, indexes: undefined, rejected: [] })
+        if (columns.length === 0 || typeof batch.payload !== "string") return undefined
+        const encoded: Batch.Encoded = {
+          format: EncodedRows.COPY_TEXT,
+          columns: columns.map((c) => ({ name: c.name, type: String(SinkSql.liveOid(c)) })),
+          rows: batch.written,
+          chunks: [Buffer.from(batch.payload, "utf8")]
+        }
+        return { encoded, rejected: batch.rejected }
+      }
+
       const writer: Sink.Writer<Record<string, unknown>> = {
         write,
+        encode: encodeAhead,
         ...(transactional ? { loadCheckpoint } : {}),
         ...(staging === undefined ? {} : { finish: finish(staging) })
       }

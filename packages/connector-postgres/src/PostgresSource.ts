@@ -462,11 +462,11 @@ const readStream = (
         encoded
       }
       const finished = (): ReadonlyArray<Batch.Batch<Row, PostgresCheckpoint>> =>
-        hasCursor ? [] : [SourcePage.toBatch(SourcePage.empty, resolved.stream, checkpoint({ done: true }))]
+        hasCursor ? [] : SourcePage.toBatches(name, SourcePage.empty, resolved.stream, checkpoint({ done: true }))
       // A query without a key: one COPY of the whole result.
       if (key === undefined) {
         const page = yield* SourcePage.read(context, { upper: null, after: undefined })
-        return Stream.make(SourcePage.toBatch(page, resolved.stream, checkpoint({ done: true })))
+        return Stream.fromIterable(SourcePage.toBatches(name, page, resolved.stream, checkpoint({ done: true })))
       }
       const endValue = hasCursor ? endAt?.cursor : endAt?.key
       // An end inside the NULL section bounds the valued rows to none.
@@ -512,7 +512,7 @@ const readStream = (
           (page) => {
             const batches: Array<Batch.Batch<Row, PostgresCheckpoint>> = []
             if (page.last !== undefined) {
-              batches.push(SourcePage.toBatch(page, resolved.stream, checkpoint(page.last)))
+              batches.push(...SourcePage.toBatches(name, page, resolved.stream, checkpoint(page.last)))
               if (page.rows >= limit) return [batches, Option.some({ ...state, after: page.last })] as const
             }
             // This section is read: after the NULL-cursor rows come the valued ones, if any are in bounds.

@@ -67,8 +67,11 @@ describe.skipIf(unreachable !== undefined)("PostgresSource chunked snapshots", (
       const batches = yield* collect(source)
       const expected = Array.from({ length: 50_000 }, (_, i) => 2 * (i + 1))
       assert.deepStrictEqual(idsOf(batches), expected)
-      // Every batch ends at a valid checkpoint: the exact text of its last key; then the stream is done.
-      for (const batch of batches.slice(0, -1))
+      // A page may be handed over in several batches; the last one carries the page's checkpoint: the exact text
+      // of its last key. Every checkpoint is valid; then the stream is done.
+      const checkpointed = batches.slice(0, -1).filter((b) => b.checkpoint !== undefined)
+      assert.isAtLeast(checkpointed.length, 50)
+      for (const batch of checkpointed)
         assert.deepStrictEqual(batch.checkpoint, { [stream]: { key: String(batch.records.at(-1)!.id) } })
       assert.deepStrictEqual(batches.at(-1)!.checkpoint, { [stream]: { done: true } })
       // Pages never cross a chunk: each chunk of 3,500 rows ends in a checkpoint of its own.
@@ -76,16 +79,17 @@ describe.skipIf(unreachable !== undefined)("PostgresSource chunked snapshots", (
       for (let row = 3_500; row < 50_000; row += 3_500)
         assert.isTrue(checkpoints.has(JSON.stringify({ [stream]: { key: String(2 * row) } })), `chunk end ${row}`)
       // A resume from any page's checkpoint reads exactly the rest.
-      for (const at of [0, 3, 17, 40]) {
+      for (const page of [0, 3, 17, 40]) {
+        const at = batches.indexOf(checkpointed[page]!)
         const rest = yield* collect(source, batches[at]!.checkpoint)
-        assert.deepStrictEqual(idsOf(rest), expected.slice(idsOf(batches.slice(0, at + 1)).length), `after ${at}`)
+        assert.deepStrictEqual(idsOf(rest), expected.slice(idsOf(batches.slice(0, at + 1)).length), `after ${page}`)
       }
       // The same through encoded batches (COPY text handed over undecoded).
       const encoded = yield* collect(source, undefined, ["postgres/copy-text"])
       assert.isTrue(encoded.slice(0, -1).every((b) => Batch.encodedOf(b) !== undefined))
       assert.deepStrictEqual(
-        encoded.map((b) => b.checkpoint),
-        batches.map((b) => b.checkpoint)
+        encoded.flatMap((b) => (b.checkpoint === undefined ? [] : [b.checkpoint])),
+        batches.flatMap((b) => (b.checkpoint === undefined ? [] : [b.checkpoint]))
       )
       assert.deepStrictEqual(idsOf(encoded), expected)
     })
@@ -322,17 +326,19 @@ describe.skipIf(unreachable !== undefined)("PostgresSource chunked snapshots", (
         for (const encodings of [undefined, ["postgres/copy-text"]]) {
           const batches = yield* collect(source, undefined, encodings)
           assert.deepStrictEqual([...lines(batches)].sort(), all, `concurrency ${concurrency}`)
-          // One batch per chunk, checkpointed at the next chunk's first page; the last chunk ends the stream.
-          const pages = batches.slice(0, -1).map((b) => (b.checkpoint![stream] as { page: number }).page)
+          // A checkpoint per chunk, at the next chunk's first page (on its last batch); the last chunk ends the stream.
+          const ends = batches.slice(0, -1).filter((b) => b.checkpoint !== undefined)
+          const pages = ends.map((b) => (b.checkpoint![stream] as { page: number }).page)
           assert.isAbove(pages.length, 5)
           assert.deepStrictEqual(
             pages,
             [...pages].sort((a, b) => a - b)
           )
           assert.deepStrictEqual(batches.at(-1)!.checkpoint, { [stream]: { done: true } })
-          if (encodings !== undefined) assert.isTrue(batches.every((b) => Batch.encodedOf(b) !== undefined))
+          if (encodings !== undefined)
+            assert.isTrue(batches.filter((b) => Batch.size(b) > 0).every((b) => Batch.encodedOf(b) !== undefined))
           // Resumed from a chunk's checkpoint (the table unchanged): the rest, so that every row is read once.
-          const at = Math.floor(batches.length / 2)
+          const at = batches.indexOf(ends[Math.floor(ends.length / 2)]!)
           const rest = yield* collect(source, batches[at]!.checkpoint, encodings)
           assert.deepStrictEqual([...lines(batches.slice(0, at + 1)), ...lines(rest)].sort(), all)
         }

@@ -3,7 +3,7 @@
 // PG → runner → PG with PostgresSource → identity → PostgresSink append, then compared row by row as exact
 // `::text` and `sha256(bytea)`, and read back through PostgresSource; and pipeline params carrying SQL-injection
 // payloads that must land as data while a sentinel table survives, with an unknown table name refused.
-import { Batch, Pipeline, Runner, type Sink, type Source, Timestamp, Transform } from "@data-mcp/core"
+import { Batch, Pipeline, Runner, type Source, Timestamp, Transform } from "@data-mcp/core"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect, Schema, Stream } from "effect"
 import * as Pool from "../src/internal/pool.ts"
@@ -141,17 +141,19 @@ const describeIf = db.unreachable === undefined ? describe : describe.skip
 
 const LANES = ["encoded", "records"] as const
 
-/** The sink, observed: counts the batches that reach it encoded. */
-const countingEncoded = <A>(sink: Sink.Sink<A>, seen: { encoded: number }): Sink.Sink<A> => ({
-  ...sink,
-  open: (context) =>
-    Effect.map(sink.open(context), (writer) => ({
-      ...writer,
-      write: (batch, ctx) => {
-        if (batch.encoded !== undefined) seen.encoded++
-        return writer.write(batch, ctx)
-      }
-    }))
+/** The source, observed: whether the runner asked it for COPY text (undecoded rows), and what it handed over. */
+const observed = <A, C>(
+  source: Source.Source<A, C>,
+  seen: { asked: boolean; encoded: number }
+): Source.Source<A, C> => ({
+  ...source,
+  read: (from, context) => {
+    if (context.encodings?.includes("postgres/copy-text") === true) seen.asked = true
+    return Stream.map(source.read(from, context), (batch) => {
+      if (Batch.encodedOf(batch) !== undefined) seen.encoded++
+      return batch
+    })
+  }
 })
 
 const readAll = (source: Source.Source<PostgresSource.Row, PostgresSource.PostgresCheckpoint>) =>
@@ -214,30 +216,30 @@ describeIf("PostgreSQL type round trip and params injection", () => {
       () =>
         Effect.gen(function* () {
           const target = `dst_${lane}`
-          const seen = { encoded: 0 }
+          const seen = { asked: false, encoded: 0 }
           const pipeline = Pipeline.make<PostgresSource.Row, PostgresSource.Row>({
             name: `roundtrip_types_${lane}`,
             version: "1.0.0",
             description: "every column type, PG to PG",
-            source: PostgresSource.make({
-              connection,
-              streams: [{ table: [schema, "src"], key: "id", columns: COLUMNS.map(([c]) => c) }],
-              batchSize: 2
-            }),
+            source: observed(
+              PostgresSource.make({
+                connection,
+                streams: [{ table: [schema, "src"], key: "id", columns: COLUMNS.map(([c]) => c) }],
+                batchSize: 2
+              }),
+              seen
+            ),
             ...(lane === "records"
               ? { transforms: Transform.identity<PostgresSource.Row>().pipe(Transform.map((r) => ({ ...r }))) }
               : {}),
-            sink: countingEncoded(
-              PostgresSink.make({ connection, table: [schema, target], columns: sinkColumns, create: false }),
-              seen
-            ),
+            sink: PostgresSink.make({ connection, table: [schema, target], columns: sinkColumns, create: false }),
             options: { batch: { rows: 2, maxWaitMs: 10 }, deadLetterBudget: { maxCount: 0 } }
           })
           const summary = yield* Runner.run(pipeline, {})
           assert.strictEqual(summary.status, "succeeded")
           // The lane under test is the one taken.
-          if (lane === "encoded") assert.isAbove(seen.encoded, 0, "batches reached the sink encoded")
-          else assert.strictEqual(seen.encoded, 0, "every batch reached the sink as records")
+          // Undecoded end to end when asked; else the transform made the source's batches decode.
+          assert.deepStrictEqual([seen.asked, seen.encoded > 0], [lane === "encoded", true])
 
           // Exact text of every column, row by row (json compared as jsonb: json keeps its input's whitespace).
           const textOf = (table: string) =>
@@ -363,29 +365,26 @@ describeIf("PostgreSQL type round trip and params injection", () => {
         })
       )
       const target = `jdst_${lane}`
-      const seen = { encoded: 0 }
+      const seen = { asked: false, encoded: 0 }
       const pipeline = Pipeline.make<PostgresSource.Row, PostgresSource.Row>({
         name: `roundtrip_json_decimals_${lane}`,
         version: "1.0.0",
         description: "jsonb decimals, PG to PG",
-        source: PostgresSource.make({ connection, streams: [{ table: [schema, "jsrc"], key: "id" }] }),
+        source: observed(PostgresSource.make({ connection, streams: [{ table: [schema, "jsrc"], key: "id" }] }), seen),
         ...(lane === "records"
           ? { transforms: Transform.identity<PostgresSource.Row>().pipe(Transform.map((r) => ({ ...r }))) }
           : {}),
-        sink: countingEncoded(
-          PostgresSink.make({
-            connection,
-            table: [schema, target],
-            columns: [
-              { name: "id", type: "bigint" },
-              { name: "j", type: "jsonb" }
-            ]
-          }),
-          seen
-        )
+        sink: PostgresSink.make({
+          connection,
+          table: [schema, target],
+          columns: [
+            { name: "id", type: "bigint" },
+            { name: "j", type: "jsonb" }
+          ]
+        })
       })
       assert.strictEqual((yield* Runner.run(pipeline, {})).status, "succeeded")
-      assert.strictEqual(seen.encoded > 0, lane === "encoded", "the lane under test is the one taken")
+      assert.strictEqual(seen.asked, lane === "encoded", "the lane under test is the one taken")
       const texts = yield* Effect.promise(() =>
         withClient(async (client) => {
           const r = await client.query<{ s: string; d: string }>(

@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import type { Effect, Option, Scope } from "effect"
-import type { Batch } from "./Batch.ts"
+import type { Batch, Encoded } from "./Batch.ts"
 import type { Json } from "./Checkpoint.ts"
 import type { ConnectorError } from "./ConnectorError.ts"
 import type { Lease, StateError } from "./StateStore.ts"
@@ -184,6 +184,24 @@ export interface Writer<in A> {
    * acknowledgement was lost. That is what makes delivery exactly-once.
    */
   readonly write: (batch: Batch<A>, context: WriteContext) => Effect.Effect<WriteResult, SinkError | StateError>
+  /**
+   * Encodes records ahead of their `write`, with no I/O, into an encoding of `Capabilities.encodings`: the
+   * runner calls it right after the transforms of each source batch, so records become compact bytes at once
+   * (and are garbage young) while batches wait to be written; the encoded batches it then writes may be joined.
+   * Returns `undefined` for records that must reach `write` as records (e.g. a table that has to change first).
+   * Records it refuses one by one are in `rejected` (by index), and not in `encoded`.
+   */
+  readonly encode?:
+    | ((
+        records: ReadonlyArray<A>,
+        stream: string
+      ) =>
+        | {
+            readonly encoded: Encoded
+            readonly rejected: ReadonlyArray<{ readonly index: number; readonly reason: string }>
+          }
+        | undefined)
+    | undefined
   /** Transactional sinks: the checkpoint committed with the data, the authority when a run resumes. */
   readonly loadCheckpoint?: Effect.Effect<Option.Option<Json>, SinkError | StateError> | undefined
   /** Called once after the last batch of a successful run (a `replace` swaps its staging target in here). */

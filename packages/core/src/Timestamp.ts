@@ -39,9 +39,25 @@ export class Timestamp {
   /** Whether the value is an instant in UTC (`true`) or a wall-clock value without a zone (`false`). */
   readonly zoned: boolean
 
-  constructor(micros: bigint, zoned = true) {
+  // The exact text a decoder parsed this value from, under the decoder's own key (see `printedAs`); private, so
+  // it never shows in enumeration, JSON, spreads or deep equality.
+  readonly #printedKey: symbol | undefined
+  readonly #printedText: string | undefined
+
+  /**
+   * `printed`: the exact text a decoder parsed this value from, under that decoder's own `key`, so the matching
+   * encoder can write it back unchanged (`printedAs`). Values are immutable, so the text stays exact.
+   */
+  constructor(micros: bigint, zoned = true, printed?: { readonly key: symbol; readonly text: string }) {
     this.micros = micros
     this.zoned = zoned
+    this.#printedKey = printed?.key
+    this.#printedText = printed?.text
+  }
+
+  /** The text this value was decoded from under `key`, if it was (see the constructor); else `undefined`. */
+  printedAs(key: symbol): string | undefined {
+    return this.#printedKey === key ? this.#printedText : undefined
   }
 
   /** Converts to a `Date`, dropping the sub-millisecond part (a lossy, explicit cast). */

@@ -2,6 +2,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema, Stream } from "effect"
 import * as Batch from "../src/Batch.ts"
+import * as DeadLetter from "../src/DeadLetter.ts"
 import * as Pipeline from "../src/Pipeline.ts"
 import * as Runner from "../src/Runner.ts"
 import type * as Sink from "../src/Sink.ts"
@@ -207,4 +208,166 @@ describe("encoded batches", () => {
       )
     }).pipe(Effect.provide(memoryRunner()))
   )
+
+  describe("early encoding (Writer.encode)", () => {
+    interface Written {
+      readonly encoded: boolean
+      readonly rows: ReadonlyArray<Row>
+      readonly checkpointTo: unknown
+    }
+
+    /** Encodes ahead: refuses ids ≡ 3 (mod 7) one by one; leaves batches holding an id ≥ `writeAt` to `write`. */
+    const encodingSink = (
+      written: Array<Written>,
+      options: { readonly transactional?: boolean; readonly writeAt?: number } = {}
+    ): Sink.Sink<Row> => ({
+      name: "encoding",
+      capabilities: { transactional: options.transactional ?? false, idempotent: false },
+      disposition: { type: "append" },
+      open: () =>
+        Effect.succeed({
+          encode: (records: ReadonlyArray<Row>) => {
+            if (records.some((r) => r.id >= (options.writeAt ?? 1000))) return undefined
+            const kept = records.filter((r) => r.id % 7 !== 3)
+            const rejected = records.flatMap((r, index) => (r.id % 7 === 3 ? [{ index, reason: "sevens" }] : []))
+            return {
+              encoded: { format: FORMAT, columns: [], rows: kept.length, chunks: [encode(kept)] },
+              rejected
+            }
+          },
+          write: (batch, context) =>
+            Effect.sync(() => {
+              const rows = batch.encoded === undefined ? batch.records : parse(batch.encoded.chunks)
+              written.push({ encoded: batch.encoded !== undefined, rows, checkpointTo: context.checkpointTo })
+              return { written: rows.length }
+            })
+        })
+    })
+
+    const source = (rows: ReadonlyArray<Row>, batchSize: number): Source.Source<Row, number> =>
+      Source.make<Row, number>({
+        name: "rows",
+        checkpointSchema: Schema.Number,
+        read: (from) => {
+          const pages: Array<Batch.Batch<Row, number>> = []
+          for (let at = from ?? 0; at < rows.length; at += batchSize)
+            pages.push(
+              Batch.make(rows.slice(at, at + batchSize), { checkpoint: Math.min(at + batchSize, rows.length) })
+            )
+          return Stream.fromIterable(pages)
+        }
+      })
+
+    // Rejects ids ≡ 0 (mod 5) in the transform; doubles the rest's ids + 1 (odd ids, so a second pass would show).
+    const transforms = Transform.identity<Row>().pipe(
+      Transform.map((r) => {
+        if (r.id % 5 === 0) throw new Error("fives")
+        return { id: r.id * 2 + 1 }
+      })
+    )
+    const expected = (n: number) =>
+      range(n)
+        .filter((r) => r.id % 5 !== 0)
+        .map((r) => ({ id: r.id * 2 + 1 }))
+        .filter((r) => r.id % 7 !== 3)
+
+    it.live("transformed records are encoded ahead, joined up to the batch limits, refusals dead-lettered", () =>
+      Effect.gen(function* () {
+        const written: Array<Written> = []
+        const summary = yield* Runner.run(
+          pipelineOf(source(range(100), 10), encodingSink(written), {
+            transforms,
+            options: { batch: { rows: 30, maxWaitMs: 1000 } },
+            name: "early"
+          }),
+          {}
+        )
+        assert.strictEqual(summary.status, "succeeded")
+        assert.isTrue(
+          written.every((w) => w.encoded),
+          "every write came encoded"
+        )
+        assert.isBelow(written.length, 10, "the ten source batches were joined")
+        assert.deepStrictEqual(
+          written.flatMap((w) => w.rows),
+          expected(100)
+        )
+        assert.strictEqual(summary.recordsRead, 100)
+        assert.strictEqual(summary.recordsWritten, expected(100).length)
+        assert.strictEqual(summary.checkpointTo, 100)
+        const { letters } = yield* DeadLetter.DeadLetterStore.use((s) => s.list({ runId: summary.runId }))
+        const byStage = (stage: string) => letters.filter((l) => l.stage === stage).length
+        assert.strictEqual(byStage("transform"), 20, "ids ≡ 0 (mod 5)")
+        assert.strictEqual(byStage("sink"), range(100).filter((r) => r.id % 5 !== 0 && (r.id * 2 + 1) % 7 === 3).length)
+        assert.strictEqual(summary.deadLetters, letters.length)
+        assert.isTrue(
+          letters.filter((l) => l.stage === "sink").every((l) => ((l.record as Row).id * 1) % 7 === 3),
+          "a sink dead letter holds the refused (transformed) record"
+        )
+      }).pipe(Effect.provide(memoryRunner()))
+    )
+
+    it.live("a batch the sink will not encode ahead reaches write as records, transformed once", () =>
+      Effect.gen(function* () {
+        const written: Array<Written> = []
+        const rows = [...range(20), { id: 1000 }, ...range(20, 21)]
+        const summary = yield* Runner.run(
+          pipelineOf(source(rows, 10), encodingSink(written), {
+            transforms: Transform.identity<Row>().pipe(Transform.map((r) => ({ id: r.id * 2 + 1 }))),
+            name: "early_fallback"
+          }),
+          {}
+        )
+        assert.strictEqual(summary.status, "succeeded")
+        // The refused-ahead batch (the third source batch) went as records: 2001 is 1000 doubled once, so it was
+        // not transformed twice; the batches around it went encoded.
+        const asRecords = written.filter((w) => !w.encoded)
+        assert.strictEqual(asRecords.length, 1)
+        assert.deepStrictEqual(
+          asRecords[0]!.rows.map((r) => r.id),
+          [2001, 43, 45, 47, 49, 51, 53, 55, 57, 59]
+        )
+        assert.isTrue(written[0]!.encoded && written.at(-1)!.encoded)
+        const ahead = (ids: ReadonlyArray<number>) => ids.map((id) => id * 2 + 1).filter((id) => id % 7 !== 3)
+        assert.deepStrictEqual(
+          written.flatMap((w) => w.rows.map((r) => r.id)),
+          [
+            ...ahead(range(20).map((r) => r.id)),
+            2001,
+            ...range(9, 21).map((r) => r.id * 2 + 1),
+            ...ahead(range(11, 30).map((r) => r.id))
+          ]
+        )
+        assert.strictEqual(summary.checkpointTo, rows.length)
+      }).pipe(Effect.provide(memoryRunner()))
+    )
+
+    it.live("transactional: large source batches are processed in slices, every write ends at a checkpoint", () =>
+      Effect.gen(function* () {
+        const written: Array<Written> = []
+        const summary = yield* Runner.run(
+          pipelineOf(
+            source(range(3000), 1500),
+            encodingSink(written, { transactional: true, writeAt: Number.POSITIVE_INFINITY }),
+            {
+              transforms,
+              options: { batch: { rows: 500, maxWaitMs: 1000 }, deadLetterBudget: { maxRatio: 1 } },
+              name: "early_tx"
+            }
+          ),
+          {}
+        )
+        assert.strictEqual(summary.status, "succeeded")
+        assert.deepStrictEqual(
+          written.flatMap((w) => w.rows),
+          expected(3000)
+        )
+        assert.deepStrictEqual(
+          written.map((w) => w.checkpointTo),
+          [1500, 3000],
+          "one write per source batch: never cut between checkpoints"
+        )
+      }).pipe(Effect.provide(memoryRunner()))
+    )
+  })
 })

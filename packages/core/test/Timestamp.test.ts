@@ -285,4 +285,20 @@ describe("Timestamp", () => {
       )
     })
   })
+
+  it("keeps a decoder's printed text under its own key, invisible to JSON, keys and deep equality", () => {
+    const mine = Symbol("mine")
+    const theirs = Symbol("theirs")
+    const printed = new Timestamp.Timestamp(1_700_000_000_000_001n, true, {
+      key: mine,
+      text: "2023-11-14 22:13:20.000001+00"
+    })
+    const plain = Timestamp.fromEpochMicros(1_700_000_000_000_001n)
+    assert.strictEqual(printed.printedAs(mine), "2023-11-14 22:13:20.000001+00")
+    assert.isUndefined(printed.printedAs(theirs), "another decoder's key finds nothing")
+    assert.isUndefined(plain.printedAs(mine))
+    assert.deepStrictEqual(printed, plain)
+    assert.deepStrictEqual(Object.keys(printed), ["micros", "zoned"])
+    assert.strictEqual(JSON.stringify({ t: printed }), JSON.stringify({ t: plain }))
+  })
 })

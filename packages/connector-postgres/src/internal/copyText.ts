@@ -341,16 +341,98 @@ const escapeCopy = (s: string): string => {
   return out + s.slice(from)
 }
 
+// One column's text form, before the row is put together (escaped for COPY; `\N` for NULL).
+const encodeField = (plan: ColumnPlan, v: unknown): string => {
+  if (v === null || v === undefined) return "\\N"
+  switch (plan.kind) {
+    case INT:
+    case INT8:
+    case FLOAT:
+    case NUMERIC:
+    case BOOL:
+      // Digits, signs, dots, letters: nothing to escape.
+      return formatScalar(plan.kind, v)
+    case BYTEA:
+      // The hex form's one backslash, escaped for COPY.
+      return `\\${formatScalar(BYTEA, v)}`
+    case ARRAY:
+      return escapeCopy(formatArray(v, plan.elementKind))
+    default:
+      return escapeCopy(formatScalar(plan.kind, v))
+  }
+}
+
+type RowEncoder = (record: Readonly<Record<string, unknown>>, fail: (column: number, e: unknown) => never) => string
+
+// A row encoder specialised for the columns: each field read with a constant key, so every property load is
+// monomorphic, and the text columns escaped inline. Keys are embedded as JSON string literals (never raw text).
+// Compiled encoders by column plan: a sink makes an encoder per batch, and a fresh function would both cost a
+// compile and start cold. Bounded: the oldest plan goes first.
+const compiledEncoders = new Map<string, RowEncoder | undefined>()
+
+const rowEncoderFor = (plans: ReadonlyArray<ColumnPlan>): RowEncoder | undefined => {
+  const key = JSON.stringify(plans.map((p) => [p.name, p.kind, p.elementKind]))
+  if (compiledEncoders.has(key)) return compiledEncoders.get(key)
+  const compiled = compileRowEncoder(plans)
+  if (compiledEncoders.size >= 256) compiledEncoders.delete(compiledEncoders.keys().next().value!)
+  compiledEncoders.set(key, compiled)
+  return compiled
+}
+
+const compileRowEncoder = (plans: ReadonlyArray<ColumnPlan>): RowEncoder | undefined => {
+  if (plans.length === 0) return undefined
+  const lines: Array<string> = ['let out = ""', "let v", "let c = 0", "try {"]
+  plans.forEach((plan, i) => {
+    lines.push(`c = ${i}`, `v = r[${JSON.stringify(plan.name)}]`)
+    // String literals of the generated code come from JSON.stringify: a tab, "\N" (NULL) and the key, escaped.
+    const sep = JSON.stringify(i === 0 ? "" : "\t")
+    if (plan.kind === TEXT)
+      lines.push(
+        `if (v === null || v === undefined) out += ${JSON.stringify(i === 0 ? "\\N" : "\t\\N")}`,
+        `else if (typeof v === "string") out += ${sep} + esc(v)`,
+        `else out += ${sep} + field(p[${i}], v)`
+      )
+    else lines.push(`out += ${sep} + field(p[${i}], v)`)
+  })
+  lines.push("} catch (e) { fail(c, e) }", `return out + ${JSON.stringify("\n")}`)
+  try {
+    const make = new Function("p", "field", "esc", `return (r, fail) => { ${lines.join("\n")} }`)
+    // The plans are copied: the compiled function outlives the caller's array.
+    return make(
+      plans.map((p) => ({ ...p })),
+      encodeField,
+      escapeCopy
+    ) as RowEncoder
+  } catch {
+    return undefined
+  }
+}
+
 /** Encodes records to COPY text rows. */
 export class CopyTextEncoder {
   private readonly plans: ReadonlyArray<ColumnPlan>
+  private readonly compiled: RowEncoder | undefined
   rows = 0
 
   constructor(plans: ReadonlyArray<ColumnPlan>) {
     this.plans = plans
+    this.compiled = rowEncoderFor(plans)
+  }
+
+  private readonly fail = (column: number, e: unknown): never => {
+    if (e instanceof Malformed) throw new CopyFailure(column, this.rows, e.detail)
+    throw e
   }
 
   encodeRow(record: Readonly<Record<string, unknown>>): string {
+    if (this.compiled !== undefined) {
+      this.rows++
+      return this.compiled(record, this.fail)
+    }
+    return this.encodeRowSlowly(record)
+  }
+
+  private encodeRowSlowly(record: Readonly<Record<string, unknown>>): string {
     const plans = this.plans
     this.rows++
     let out = ""

@@ -210,7 +210,7 @@ const formatPgDate = (year: number, month: number, day: number): string =>
  * Decodes a timestamp as PostgreSQL prints it with `DateStyle = ISO`: `2024-01-02 03:04:05.123456`, with a UTC
  * offset (`+00`, `+05:30`, `-03:30`, `+05:53:28`) for `timestamptz`, a ` BC` suffix before year 1, `infinity`.
  */
-export const decodeTimestamp = (s: string, zoned: boolean): Timestamp.Timestamp | Infinite => {
+export const decodeTimestamp = (s: string, zoned: boolean, keep?: string): Timestamp.Timestamp | Infinite => {
   const what = zoned ? "a timestamptz" : "a timestamp"
   const first = s.charCodeAt(0)
   if ((first === 105 || first === 45) && (s === "infinity" || s === "-infinity")) return s
@@ -282,7 +282,7 @@ export const decodeTimestamp = (s: string, zoned: boolean): Timestamp.Timestamp 
   // Below ~2255 AD seconds × 10⁶ stays under 2^53, so one exact Number → BigInt conversion suffices.
   const micros =
     seconds < 9e9 && seconds > -9e9 ? BigInt(seconds * 1e6 + micro) : BigInt(seconds) * 1_000_000n + BigInt(micro)
-  return new Timestamp.Timestamp(micros, zoned)
+  return new Timestamp.Timestamp(micros, zoned, keep === undefined ? undefined : { key: PRINTED, text: keep })
 }
 
 /**
@@ -351,18 +351,9 @@ const dayText = (days: number): { readonly text: string; readonly bc: boolean } 
   return lastDayText
 }
 
-// A decoded `Timestamp` remembers the text PostgreSQL printed for it (in the UTC session of `sessionSettings`),
-// which is valid input for the same column kind: writing it back skips formatting. Safe because a `Timestamp`
-// is immutable; the key is a private symbol, invisible to enumeration, JSON and spreads.
+// A decoded `Timestamp` keeps the text PostgreSQL printed for it (in the UTC session of `sessionSettings`), valid
+// input for the same column kind: writing it back skips formatting. Safe because a `Timestamp` is immutable.
 const PRINTED: unique symbol = Symbol("data-mcp.postgres.printed")
-interface Remembered {
-  [PRINTED]?: string
-}
-
-const remembered = (t: Timestamp.Timestamp | Infinite, text: string): Timestamp.Timestamp | Infinite => {
-  if (typeof t !== "string") Object.defineProperty(t, PRINTED, { value: text })
-  return t
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // bytea
@@ -623,9 +614,9 @@ export const decodeScalar = (kind: number, s: string): unknown => {
     case DATE:
       return decodeDate(s)
     case TIMESTAMP:
-      return remembered(decodeTimestamp(s, false), s)
+      return decodeTimestamp(s, false, s)
     case TIMESTAMPTZ:
-      return remembered(decodeTimestamp(s, true), s)
+      return decodeTimestamp(s, true, s)
     case JSON_KIND:
       return decodeJson(s)
     case BYTEA:
@@ -679,7 +670,7 @@ export const formatScalar = (kind: number, v: unknown): string => {
     case TIMESTAMP:
     case TIMESTAMPTZ:
       if (v instanceof Timestamp.Timestamp) {
-        const text = (v as Remembered)[PRINTED]
+        const text = v.printedAs(PRINTED)
         return text !== undefined && v.zoned === (kind === TIMESTAMPTZ)
           ? text
           : formatTimestamp(v.micros, kind === TIMESTAMPTZ)

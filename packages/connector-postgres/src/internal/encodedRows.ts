@@ -17,6 +17,34 @@ export const countRows = (chunks: ReadonlyArray<Uint8Array>): number => {
   return rows
 }
 
+/** Consecutive chunks holding whole rows, and how many. */
+export interface RowGroup {
+  readonly chunks: ReadonlyArray<Uint8Array>
+  readonly rows: number
+}
+
+/**
+ * Splits COPY text chunks into groups of about `rows` rows, cut only where a chunk ends a row (so every group
+ * decodes on its own).
+ */
+export const groupRows = (chunks: ReadonlyArray<Uint8Array>, rows: number): Array<RowGroup> => {
+  const groups: Array<RowGroup> = []
+  let current: Array<Uint8Array> = []
+  let count = 0
+  for (const chunk of chunks) {
+    const buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    for (let i = buffer.indexOf(10); i >= 0; i = buffer.indexOf(10, i + 1)) count++
+    current.push(chunk)
+    if (count >= rows && buffer.length > 0 && buffer[buffer.length - 1] === 10) {
+      groups.push({ chunks: current, rows: count })
+      current = []
+      count = 0
+    }
+  }
+  if (current.length > 0) groups.push({ chunks: current, rows: count })
+  return groups
+}
+
 /** The bytes of the last row (with its newline); empty when there is none. */
 const lastRow = (chunks: ReadonlyArray<Uint8Array>): Buffer => {
   const parts: Array<Buffer> = []

@@ -180,9 +180,13 @@ export const read = <C>(
         limit,
         encoded: options.encoded
       })
-      const done = Stream.sync(() => SourcePage.toBatch(SourcePage.empty, stream, options.checkpoint({ done: true })))
+      const done = Stream.suspend(() =>
+        Stream.fromIterable(SourcePage.toBatches(source, SourcePage.empty, stream, options.checkpoint({ done: true })))
+      )
       const emit = (reads: Stream.Stream<Read, ConnectorError.ConnectorError>) =>
-        Stream.map(reads, (r) => SourcePage.toBatch(r.page, stream, options.checkpoint(r.position)))
+        Stream.flatMap(reads, (r) =>
+          Stream.fromIterable(SourcePage.toBatches(source, r.page, stream, options.checkpoint(r.position)))
+        )
 
       if (key === undefined) {
         const start = options.start !== undefined && "page" in options.start ? options.start.page : 0

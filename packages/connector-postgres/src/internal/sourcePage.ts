@@ -21,23 +21,29 @@ export interface PageContext {
   /** Absent: no keyset (a CTID range, or the whole relation). */
   readonly key: string | undefined
   readonly limit: number
-  /** Hand the rows over as COPY text (`Batch.makeEncoded`) instead of decoding them. */
+  /** The runner asked for COPY text: groups are as large as a batch (else small, to bound decoded records). */
   readonly encoded: boolean
 }
 
 /** The bounds of one page (see `internal.PageQuery`). */
 export type PageBounds = Pick<internal.PageQuery, "upper" | "after" | "nulls" | "end" | "lower" | "pages">
 
-/** A page read: decoded records or encoded rows, how many, and the last row's position (none when empty). */
+/**
+ * A page read: decoded records, or its rows as COPY text in groups that decode when first read; how many rows,
+ * and the last row's position (none when empty).
+ */
 export interface Page {
   readonly records: ReadonlyArray<PostgresCodec.Row> | undefined
-  readonly encoded: Batch.Encoded | undefined
+  readonly groups: ReadonlyArray<Batch.Encoded> | undefined
   readonly rows: number
   readonly last: internal.PageStart | undefined
 }
 
 /** A page with no rows. */
-export const empty: Page = { records: [], encoded: undefined, rows: 0, last: undefined }
+export const empty: Page = { records: [], groups: undefined, rows: 0, last: undefined }
+
+/** Rows per undecoded group of a page, when the runner did not ask for COPY text (then: the batch size). */
+const GROUP_ROWS = 512
 
 /** A read failure: a malformed value (`CodecError`, not retryable) or a classified driver error. */
 export const failure =
@@ -55,7 +61,10 @@ export const read = (context: PageContext, bounds: PageBounds): Effect.Effect<Pa
     // Encoded pages read the boundary off the last row, when the key (and cursor) are among the columns read.
     const keyIndex = key === undefined ? -1 : columns.findIndex((c) => c.name === key)
     const cursorIndex = hasCursor ? columns.findIndex((c) => c.name === cursor) : keyIndex
-    const direct = context.encoded && (key === undefined || (keyIndex >= 0 && cursorIndex >= 0))
+    // Pages are read as COPY text whenever the boundary can be read off the last row (the key, and the cursor,
+    // are among the columns read), and handed over undecoded in groups that decode when something reads their
+    // records: records are made (and die) a group at a time, not a page at a time; with COPY text asked for, never.
+    const direct = key === undefined || (keyIndex >= 0 && cursorIndex >= 0)
     const rendered = yield* Pool.query<{ statement: string }>(
       context.client,
       internal.renderCopy({
@@ -76,16 +85,19 @@ export const read = (context: PageContext, bounds: PageBounds): Effect.Effect<Pa
       return yield* Effect.tryPromise({
         try: async (): Promise<Page> => {
           const chunks = await internal.copyChunks(context.client, statement)
-          const rows = EncodedRows.countRows(chunks)
-          const encoded: Batch.Encoded = {
-            format: EncodedRows.COPY_TEXT,
-            columns: columns.map((c) => ({ name: c.name, type: String(c.oid) })),
-            rows,
-            chunks
-          }
-          if (rows === 0 || key === undefined) return { records: undefined, encoded, rows, last: undefined }
+          const encodedColumns = columns.map((c) => ({ name: c.name, type: String(c.oid) }))
+          const groups = EncodedRows.groupRows(chunks, context.encoded ? context.limit : GROUP_ROWS).map(
+            (g): Batch.Encoded => ({
+              format: EncodedRows.COPY_TEXT,
+              columns: encodedColumns,
+              rows: g.rows,
+              chunks: g.chunks
+            })
+          )
+          const rows = groups.reduce((n, g) => n + g.rows, 0)
+          if (rows === 0 || key === undefined) return { records: undefined, groups, rows, last: undefined }
           const [cursorText, keyText] = EncodedRows.lastRowFields(chunks, columns.length, [cursorIndex, keyIndex])
-          return { records: undefined, encoded, rows, last: position(cursorText, keyText!) }
+          return { records: undefined, groups, rows, last: position(cursorText, keyText!) }
         },
         catch: failure(context.source)
       })
@@ -107,21 +119,35 @@ export const read = (context: PageContext, bounds: PageBounds): Effect.Effect<Pa
         : hasCursor
           ? position(aside[0] as string, aside[1] as string)
           : position(undefined, aside[0] as string)
-    return { records, encoded: undefined, rows: records.length, last }
+    return { records, groups: undefined, rows: records.length, last }
   })
 
-/** The batch of a page, with its checkpoint: decoded records, or encoded rows decoded only on demand. */
-export const toBatch = <C>(
+/**
+ * The batches of a page: its records, or one per group of COPY text rows (decoded on first read; a malformed value
+ * is a typed error thrown to whoever reads them). The page's position is known at its end: only its last batch
+ * carries the checkpoint. A page with no rows is one empty batch with the checkpoint.
+ */
+export const toBatches = <C>(
+  source: string,
   page: Page,
   stream: string,
   checkpoint: C | undefined
-): Batch.Batch<PostgresCodec.Row, C> => {
-  const encoded = page.encoded
-  return encoded === undefined
-    ? Batch.make<PostgresCodec.Row, C>(page.records ?? [], { stream, checkpoint })
-    : Batch.makeEncoded<PostgresCodec.Row, C>(encoded, {
-        decode: () => EncodedRows.decode(encoded),
-        stream,
-        checkpoint
-      })
+): ReadonlyArray<Batch.Batch<PostgresCodec.Row, C>> => {
+  const groups = page.groups
+  if (groups === undefined || groups.length === 0)
+    return [Batch.make<PostgresCodec.Row, C>(page.records ?? [], { stream, checkpoint })]
+  const decode = (group: Batch.Encoded) => () => {
+    try {
+      return EncodedRows.decode(group)
+    } catch (cause) {
+      throw failure(source)(cause)
+    }
+  }
+  return groups.map((group, i) =>
+    Batch.makeEncoded<PostgresCodec.Row, C>(group, {
+      decode: decode(group),
+      stream,
+      checkpoint: i === groups.length - 1 ? checkpoint : undefined
+    })
+  )
 }

@@ -44,7 +44,12 @@ export const estimateBytes = (records: ReadonlyArray<unknown>): number => {
 export const rebatch = <A, E>(
   upstream: Stream.Stream<Batch<A, unknown>, E>,
   limits: Limits,
-  capacity: number
+  capacity: number,
+  /**
+   * Joins two encoded batches of one stream (the later one second) into one, or says they cannot be joined
+   * (`undefined`: another format or other columns). Without it, encoded batches go on whole, one by one.
+   */
+  mergeEncoded?: (first: Batch<A, unknown>, second: Batch<A, unknown>) => Batch<A, unknown> | undefined
 ): Effect.Effect<Stream.Stream<Numbered<A>, E>, never, Scope.Scope> =>
   Effect.gen(function* () {
     const input = yield* Stream.toQueue(upstream, { capacity: 1 })
@@ -61,7 +66,16 @@ export const rebatch = <A, E>(
     let endsAtCheckpoint = true
     let openedAt = 0
 
+    // An encoded batch being joined with the next ones (never at the same time as pending records).
+    let encodedPending: { batch: Batch<A, unknown>; rows: number; bytes: number } | undefined
+
     const flush = Effect.suspend(() => {
+      if (encodedPending !== undefined) {
+        const { batch, bytes: size } = encodedPending
+        encodedPending = undefined
+        stream = undefined
+        return Queue.offer(output, { seq: seq++, batch, bytes: size })
+      }
       if (stream === undefined) return Effect.void
       if (records.length === 0 && !hasCheckpoint) {
         // Nothing to emit, but the pending batch is closed all the same: the next records may be of another stream.
@@ -84,12 +98,36 @@ export const rebatch = <A, E>(
     const add = Effect.fnUntraced(function* (fragment: Batch<A, unknown>) {
       const encoded = encodedOf(fragment)
       if (encoded !== undefined) {
-        // Encoded rows are never split or merged: they go on whole, after whatever is pending.
-        yield* flush
+        // Encoded rows are never split; with `mergeEncoded` they are joined up to the limits.
         if (encoded.rows === 0 && fragment.checkpoint === undefined) return
         const size = fragment.bytes ?? encoded.chunks.reduce((n, c) => n + c.byteLength, 0)
-        return yield* Queue.offer(output, { seq: seq++, batch: fragment, bytes: size })
+        const joined =
+          encodedPending !== undefined && stream === fragment.stream && mergeEncoded !== undefined
+            ? mergeEncoded(encodedPending.batch, fragment)
+            : undefined
+        if (joined !== undefined && encodedPending !== undefined) {
+          encodedPending = {
+            batch: joined,
+            rows: encodedPending.rows + encoded.rows,
+            bytes: encodedPending.bytes + size
+          }
+        } else {
+          yield* flush
+          if (mergeEncoded === undefined)
+            return yield* Queue.offer(output, { seq: seq++, batch: fragment, bytes: size })
+          encodedPending = { batch: fragment, rows: encoded.rows, bytes: size }
+          stream = fragment.stream
+          openedAt = Date.now()
+        }
+        endsAtCheckpoint = fragment.checkpoint !== undefined
+        if (
+          (encodedPending.rows >= limits.rows || encodedPending.bytes >= limits.bytes) &&
+          (endsAtCheckpoint || limits.atCheckpointsOnly !== true)
+        )
+          yield* flush
+        return
       }
+      if (encodedPending !== undefined) yield* flush
       // An empty batch without a checkpoint carries nothing.
       if (fragment.records.length === 0 && fragment.checkpoint === undefined) return
       if (stream !== undefined && stream !== fragment.stream) yield* flush

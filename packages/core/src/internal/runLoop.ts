@@ -93,6 +93,24 @@ interface Processed {
   readonly checkpointFrom: Json | null
 }
 
+/** What an early-processed batch carries to its write: the source records it came from and those refused. */
+interface Carried {
+  readonly read: number
+  readonly rejected: ReadonlyArray<Rejected>
+}
+
+/** Records processed and encoded at a time by the early stage. */
+const EARLY_SLICE = 512
+
+const NO_BATCH: Batch.Batch<never, never> = { stream: "", records: [] }
+
+/** The marker format of early-processed batches that go to the sink as records. */
+const PROCESSED_RECORDS = "data-mcp/processed-records"
+
+const recordsNotKept = (): never => {
+  throw new Error("data-mcp: the records of a batch the sink encoded early are not kept")
+}
+
 const streamStats = (stats: Stats, stream: string) => {
   let s = stats.streams[stream]
   if (s === undefined) {
@@ -228,7 +246,7 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
             if (batch.checkpoint !== undefined) {
               lastCheckpoint = batch.checkpoint
               sinceCheckpoint = 0
-            } else sinceCheckpoint += batch.records.length
+            } else sinceCheckpoint += Batch.size(batch)
             return batch
           }),
           Stream.filter((batch) => Batch.size(batch) > 0 || batch.checkpoint !== undefined),
@@ -321,11 +339,6 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
     }
     const transformConcurrency = pipeline.options.concurrency ?? compiled.concurrency
     const writeConcurrency = transactional ? 1 : Math.max(1, sink.capabilities.maxConcurrentWrites ?? 1)
-    const batches = yield* Batcher.rebatch(
-      limited,
-      { ...ctx.limits, atCheckpointsOnly: transactional },
-      transformConcurrency
-    )
 
     let previous: Json | null = stats.checkpointFrom
     // No generators on the per-batch path: a generator's locals would keep the batch reachable (see Pending).
@@ -335,11 +348,26 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
         pending.numbered = undefined
         const { seq } = numbered
         const batch = numbered.batch
-        const encoded = encodings === undefined ? undefined : Batch.encodedOf(batch)
+        const encoded = Batch.encodedOf(batch)
         const { stream, checkpoint } = batch
         numbered.batch = { stream, records: NONE, checkpoint: undefined }
         const checkpointFrom = pending.from
-        if (encoded !== undefined && encodings!.includes(encoded.format)) {
+        const early = encoded === undefined ? undefined : carried.get(encoded)
+        if (early !== undefined) {
+          // Processed (and encoded) by the early stage already.
+          carried.delete(encoded!)
+          return Effect.succeed<Processed>({
+            seq,
+            stream,
+            read: early.read,
+            records: encoded!.format === PROCESSED_RECORDS ? batch.records : NONE,
+            encoded: encoded!.format === PROCESSED_RECORDS ? undefined : encoded,
+            rejected: early.rejected,
+            checkpoint: checkpoint === undefined ? undefined : { value: checkpoint },
+            checkpointFrom
+          })
+        }
+        if (encoded !== undefined && encodings?.includes(encoded.format) === true) {
           // Asked for only when nothing needs records: straight to the sink.
           return Effect.succeed<Processed>({
             seq,
@@ -352,7 +380,13 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
             checkpointFrom
           })
         }
-        const records = batch.records
+        // Encoded batches decode here, on first access: a failure to decode is the source's (typed) error.
+        let records: ReadonlyArray<unknown>
+        try {
+          records = batch.records
+        } catch (error) {
+          return Effect.fail(error)
+        }
         const read = records.length
         const rejected: Array<Rejected> = []
         const input = withoutInvalid(records, source.name, rejected)
@@ -406,6 +440,96 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
           })
         }
       })
+
+    // Early encoding (`Writer.encode`): each source batch is processed and encoded as soon as it is read, so its
+    // records die young; the batcher then joins encoded batches. Only when the per-batch steps see what they would
+    // see anyway: one batch at a time, no batch-scoped transform step.
+    const encodeEarly =
+      writer.encode !== undefined &&
+      transformConcurrency === 1 &&
+      writeConcurrency === 1 &&
+      !pipeline.transforms.steps.some((step) => step._tag === "Sync" && step.scope === "batch")
+    const carried = new WeakMap<Batch.Encoded, Carried>()
+    // One slice of a source batch, processed and encoded.
+    const processSlice = (
+      batch: Batch.Batch<unknown, unknown>
+    ): Effect.Effect<Batch.Batch<unknown, unknown>, unknown> => {
+      const pending: Pending = { numbered: { seq: -1, batch, bytes: 0 }, from: null }
+      return Effect.map(processBatch(pending), (p) => {
+        const checkpoint = p.checkpoint?.value
+        const result = p.records.length === 0 ? undefined : writer.encode!(p.records, p.stream)
+        if (result === undefined) {
+          // To be written as records: they travel in a batch the batcher never joins, processed already.
+          const records = p.records
+          const marker: Batch.Encoded = { format: PROCESSED_RECORDS, columns: [], rows: records.length, chunks: [] }
+          carried.set(marker, { read: p.read, rejected: [...p.rejected] })
+          return Batch.makeEncoded(marker, { stream: p.stream, checkpoint, decode: () => records })
+        }
+        const rejected = [...p.rejected]
+        for (const r of result.rejected)
+          rejected.push({ record: p.records[r.index], reason: `${sink.name}: ${r.reason}`, stage: "sink" })
+        carried.set(result.encoded, { read: p.read, rejected })
+        return Batch.makeEncoded(result.encoded, { stream: p.stream, checkpoint, decode: recordsNotKept })
+      })
+    }
+    // A source batch is processed in slices, so the records made on the way die young (the checkpoint goes on the
+    // last slice; the batcher joins the slices again).
+    const processEarly = (
+      batch: Batch.Batch<unknown, unknown>
+    ): Effect.Effect<ReadonlyArray<Batch.Batch<unknown, unknown>>, unknown> => {
+      const encoded = Batch.encodedOf(batch)
+      if (encoded !== undefined && encodings?.includes(encoded.format) === true) return Effect.succeed([batch])
+      const records = batch.records
+      if (records.length <= EARLY_SLICE) return Effect.map(processSlice(batch), (b) => [b])
+      const slices: Array<Batch.Batch<unknown, unknown>> = []
+      for (let at = 0; at < records.length; at += EARLY_SLICE) {
+        const last = at + EARLY_SLICE >= records.length
+        slices.push({
+          stream: batch.stream,
+          records: records.slice(at, at + EARLY_SLICE),
+          checkpoint: last ? batch.checkpoint : undefined
+        })
+      }
+      return Effect.forEach(slices, (slice, i) => {
+        slices[i] = NO_BATCH
+        return processSlice(slice)
+      })
+    }
+    // Joins encoded batches of one format and column list (the runner's own processed-records batches never).
+    const mergeEncoded = (
+      first: Batch.Batch<unknown, unknown>,
+      second: Batch.Batch<unknown, unknown>
+    ): Batch.Batch<unknown, unknown> | undefined => {
+      const a = Batch.encodedOf(first)
+      const b = Batch.encodedOf(second)
+      if (a === undefined || b === undefined || a.format === PROCESSED_RECORDS || a.format !== b.format)
+        return undefined
+      if (a.columns.length !== b.columns.length) return undefined
+      for (let i = 0; i < a.columns.length; i++)
+        if (a.columns[i]!.name !== b.columns[i]!.name || a.columns[i]!.type !== b.columns[i]!.type) return undefined
+      const joined: Batch.Encoded = {
+        format: a.format,
+        columns: a.columns,
+        rows: a.rows + b.rows,
+        chunks: [...a.chunks, ...b.chunks]
+      }
+      const ca = carried.get(a) ?? { read: a.rows, rejected: [] }
+      const cb = carried.get(b) ?? { read: b.rows, rejected: [] }
+      carried.delete(a)
+      carried.delete(b)
+      carried.set(joined, { read: ca.read + cb.read, rejected: [...ca.rejected, ...cb.rejected] })
+      return Batch.makeEncoded(joined, {
+        stream: second.stream,
+        checkpoint: second.checkpoint ?? first.checkpoint,
+        decode: recordsNotKept
+      })
+    }
+    const batches = yield* Batcher.rebatch(
+      encodeEarly ? limited.pipe(Stream.mapEffect(processEarly), Stream.flattenIterable) : limited,
+      { ...ctx.limits, atCheckpointsOnly: transactional },
+      transformConcurrency,
+      encodeEarly ? mergeEncoded : undefined
+    )
 
     const tracker = CheckpointTracker.make()
     const commitLock = yield* Semaphore.make(1)
