@@ -32,7 +32,7 @@
  * - The first transaction fixes the upper bound (the high-water mark), plans the chunks in its snapshot — key
  *   ranges of `rows` rows, or heap page (CTID) ranges for a table without a key — and exports that snapshot.
  * - Up to `concurrency` chunks are read at once, each on its own connection in a transaction that imported the
- *   snapshot (`SET TRANSACTION SNAPSHOT`), and emitted in order, so every batch boundary is still a checkpoint.
+ *   snapshot (`SET TRANSACTION SNAPSHOT`), and emitted in order, so every checkpoint stays valid.
  *   A chunk's turn is given back only once its rows are emitted: at most `concurrency` chunks are in memory.
  *
  * **Incremental options** (per stream)
@@ -62,7 +62,7 @@
  * - `{ page }` (the first heap page not yet read) after each CTID chunk of a table without a key. A resume from it
  *   in a later snapshot is exact only if the table did not change in between: a row that moved across the page
  *   boundary (an UPDATE, an INSERT into free space) is missed or read twice. Give a table that changes a key.
- * - A query without a key is read in one COPY, as one batch, and only then checkpointed (`{ done: true }`).
+ * - A query without a key is read in one COPY and checkpointed only once read (`{ done: true }`).
  *
  * @since 0.1.0
  */
@@ -132,8 +132,8 @@ export interface StreamOptions {
  * How a snapshot is split into chunks. The chunks are planned once at the start, in the read's snapshot: key
  * ranges of `rows` rows each, or, for a table without a key, ranges of heap pages (CTID ranges, a TID range scan
  * on PostgreSQL 14+) that hold about `rows` rows. Up to `concurrency` chunks are read at once, each on its own
- * connection in one exported snapshot, and emitted in key (or page) order, so every batch boundary is still a
- * valid checkpoint: `{ key }` after every page of a keyed chunk, `{ page }` after every CTID chunk. At most
+ * connection in one exported snapshot, and emitted in key (or page) order, so every checkpoint stays valid:
+ * `{ key }` after every page of a keyed chunk, `{ page }` after every CTID chunk. At most
  * `concurrency` chunks are held in memory; a slow consumer holds back the start of further chunks.
  *
  * @category models
@@ -151,7 +151,7 @@ export interface ChunkOptions {
  * template (`select`, `with … select`, `values` or `table`), every value bound; it runs in `READ ONLY`
  * transactions, so a write inside it fails. With a `key` (and optionally a `cursor`), both columns of its result,
  * it is read by keyset pages exactly like a table, with the same checkpoints; without a key it is read in one
- * COPY, as one batch, and checkpointed only once read (`{ done: true }`).
+ * COPY and checkpointed only once read (`{ done: true }`).
  *
  * **Example** (A tenant's paid orders, incrementally)
  *

@@ -1,8 +1,8 @@
 // Chunked snapshots: a stream read as a sequence of chunks — key ranges of about `rows` rows each, or CTID ranges
 // (heap pages) for a table without a key — planned once at the start, inside the read's snapshot, and read up to
 // `concurrency` at a time, each on its own connection in that same snapshot (exported by the first transaction,
-// imported by the others). Chunks are read ahead concurrently but emitted in order, so every batch boundary is
-// still a valid checkpoint; at most `concurrency` chunks are read or held at once.
+// imported by the others). Chunks are read ahead concurrently but emitted in order, so every checkpoint stays
+// valid; at most `concurrency` chunks are read or held at once.
 import { type Batch, ConnectorError } from "@data-mcp/core"
 import { type Cause, Effect, Fiber, Queue, type Scope, Semaphore, Stream } from "effect"
 import type pg from "pg"
@@ -157,7 +157,8 @@ export interface ChunkedStream<C> {
  * Reads a stream as a chunked snapshot. A first transaction fixes the upper bound (the high-water mark) and plans
  * the chunks, then exports its snapshot; each chunk is read by keyset pages (or one COPY of its CTID range) on a
  * connection that imported it. Pages are emitted in key order, each with its `{ key }` checkpoint; a CTID chunk is
- * one batch whose checkpoint is the next chunk's first page; the end is `{ done: true }`.
+ * one COPY whose checkpoint is the next chunk's first page; the end is `{ done: true }`. (A page's rows may come
+ * in several batches: only the last one carries the checkpoint.)
  */
 export const read = <C>(
   options: ChunkedStream<C>
