@@ -15,8 +15,31 @@ import { sql } from "./Sql.ts"
 
 const Name = Schema.String.check(Schema.isNonEmpty()).check(Schema.isMaxLength(63))
 
+const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
+
 /**
- * One table the source reads (`PostgresSource.StreamOptions`).
+ * How a snapshot is chunked (`PostgresSource.ChunkOptions`).
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const ChunksConfig = Schema.Struct({
+  rows: Schema.optionalKey(
+    PositiveInt.annotate({
+      description:
+        "Rows per chunk (default 50000); for a table without a key, the heap pages holding about as many. Memory holds up to concurrency chunks."
+    })
+  ),
+  concurrency: Schema.optionalKey(
+    PositiveInt.annotate({
+      description: "Chunks read at once, each on its own connection (default 2); the pool needs concurrency + 1."
+    })
+  )
+})
+
+/**
+ * One table the source reads (`PostgresSource.StreamOptions`). Query streams are code only: a spec never carries
+ * SQL.
  *
  * @category schemas
  * @since 0.1.0
@@ -30,9 +53,20 @@ export const StreamConfig = Schema.Struct({
       description: "The incremental cursor column (an updated_at, a sequence); absent: a snapshot paged by key."
     })
   ),
-  key: Name.annotate({ description: "The primary key column: pages by it and breaks ties between equal cursors." }),
+  key: Schema.optionalKey(
+    Name.annotate({
+      description:
+        "The primary key column: pages by it and breaks ties between equal cursors. Absent (no cursor either): the table is read by CTID ranges."
+    })
+  ),
   columns: Schema.optionalKey(
     Schema.Array(Name).check(Schema.isMinLength(1)).annotate({ description: "The columns to read (default: all)." })
+  ),
+  chunks: Schema.optionalKey(
+    ChunksConfig.annotate({
+      description:
+        "Read a snapshot (no cursor) as chunks, several at once on their own connections in one snapshot: { rows, concurrency }."
+    })
   )
 })
 

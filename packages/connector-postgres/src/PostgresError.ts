@@ -161,6 +161,18 @@ export const rules: ReadonlyArray<Rule> = [
     "no function or operator matches these argument types; check the name and add explicit casts"
   ),
   sqlclass("42", "syntax_error_or_access_rule_violation", "Unknown", "the statement is invalid; fix the query"),
+  sqlstate(
+    "0A000",
+    "feature_not_supported",
+    "Unknown",
+    "the statement uses something PostgreSQL does not support there (for example a data-modifying WITH inside a query stream, which may only read); rewrite the query"
+  ),
+  sqlstate(
+    "25006",
+    "read_only_sql_transaction",
+    "Unknown",
+    "the statement tried to write in a read-only transaction; a source only reads: remove the insert, update, delete, locking clause or other write from the query"
+  ),
   // Bad records: dead-letter the record, the run goes on.
   sqlclass(
     "23",

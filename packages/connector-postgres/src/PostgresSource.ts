@@ -1,7 +1,7 @@
 /**
- * A PostgreSQL source: reads tables (one stream each) with keyset pagination over `(cursor, key)` and the
- * `COPY … TO STDOUT` fast path, decoding every value losslessly with `PostgresCodec` (int8 → `bigint`, numeric →
- * exact string, timestamps → `Timestamp`, …).
+ * A PostgreSQL source: reads tables and queries (one stream each) with keyset pagination over `(cursor, key)` and
+ * the `COPY … TO STDOUT` fast path, decoding every value losslessly with `PostgresCodec` (int8 → `bigint`,
+ * numeric → exact string, timestamps → `Timestamp`, …).
  *
  * **How a stream is read**
  *
@@ -15,6 +15,25 @@
  *   `select format('COPY (… %I … %L …) TO STDOUT', …)` quotes identifiers with `%I` (quote_ident) and values with
  *   `%L` (quote_literal). The client never splices a value or a name into SQL text; tables, cursors, keys and
  *   columns must also belong to the catalog's closed set (checked with `sql.ident(name, discovered)`).
+ *
+ * **Query streams** (`QueryStreamOptions`)
+ *
+ * - The query is one read statement written with `sql`. It runs only in `READ ONLY` transactions (a write in it
+ *   fails with SQLSTATE 25006) and is read as a subselect: `SELECT … FROM (query) AS t WHERE … ORDER BY … LIMIT`,
+ *   so its `key` and `cursor` (columns of its result) page and checkpoint it exactly like a table.
+ * - Its values stay bound. Plain statements (the column description, the upper bound, `EXPLAIN`) bind them as
+ *   parameters. COPY gets the query's literal template text with each value as a `%L` of the same server-side
+ *   `format()` call, the values passed as that call's bind parameters: PostgreSQL's `quote_literal` renders them,
+ *   never the client. This keeps the COPY fast path (a server-side cursor with `FETCH` would bind natively but
+ *   return rows in the slower row protocol).
+ *
+ * **Chunked snapshots** (`chunks`, a table without a cursor; always for a table without a key)
+ *
+ * - The first transaction fixes the upper bound (the high-water mark), plans the chunks in its snapshot — key
+ *   ranges of `rows` rows, or heap page (CTID) ranges for a table without a key — and exports that snapshot.
+ * - Up to `concurrency` chunks are read at once, each on its own connection in a transaction that imported the
+ *   snapshot (`SET TRANSACTION SNAPSHOT`), and emitted in order, so every checkpoint stays valid.
+ *   A chunk's turn is given back only once its rows are emitted: at most `concurrency` chunks are in memory.
  *
  * **Incremental options** (per stream)
  *
@@ -33,26 +52,36 @@
  *   name has nothing to backfill; an end of `{ done: true }` bounds nothing. The runner keeps a backfill's
  *   checkpoints apart from the incremental state, which a backfill never moves.
  *
- * **Checkpoint** (per stream, `"schema.table"`)
+ * **Checkpoint** (per stream, `"schema.table"` or a query stream's `name`)
  *
  * - `{ cursor, key }` for a stream with a cursor; the values are the columns' exact text (`c::text`, with the
  *   codec's session settings), never converted to `Date` or `number`. It stays after the last page, so the next
  *   run reads what is new since.
  * - `{ key }` while a stream without a cursor (a snapshot by key) is being read, then `{ done: true }` once it
  *   has been read to the end; a `done` stream is not read again.
+ * - `{ page }` (the first heap page not yet read) after each CTID chunk of a table without a key. A resume from it
+ *   in a later snapshot is exact only if the table did not change in between: a row that moved across the page
+ *   boundary (an UPDATE, an INSERT into free space) is missed or read twice. Give a table that changes a key.
+ * - A query without a key is read in one COPY and checkpointed only once read (`{ done: true }`).
  *
  * @since 0.1.0
  */
-import { Batch, type Checkpoint, ConnectorError, Source } from "@data-mcp/core"
+import type { Batch, Checkpoint } from "@data-mcp/core"
+import { ConnectorError, Source } from "@data-mcp/core"
 import { Effect, Option, Schema, type Scope, Stream } from "effect"
 import type pg from "pg"
 import * as EncodedRows from "./internal/encodedRows.ts"
 import * as IncrementalStream from "./internal/incremental.ts"
 import * as Pool from "./internal/pool.ts"
 import * as internal from "./internal/source.ts"
+import * as SourceChunks from "./internal/sourceChunks.ts"
+import * as SourceOptions from "./internal/sourceOptions.ts"
+import * as SourcePage from "./internal/sourcePage.ts"
+import * as SourceQuery from "./internal/sourceQuery.ts"
+import * as Transaction from "./internal/sourceTransaction.ts"
 import * as PostgresCodec from "./PostgresCodec.ts"
 import * as PostgresConfig from "./PostgresConfig.ts"
-import * as PostgresError from "./PostgresError.ts"
+import type * as Sql from "./Sql.ts"
 import { sql } from "./Sql.ts"
 
 /**
@@ -66,8 +95,11 @@ export interface StreamOptions {
   readonly table: string | readonly [string, string]
   /** The incremental cursor column (an `updated_at`, a sequence); absent: a snapshot paged by `key`. */
   readonly cursor?: string | undefined
-  /** The primary key column: pages by it and breaks ties between equal cursor values. */
-  readonly key: string
+  /**
+   * The primary key column: pages by it and breaks ties between equal cursor values. Absent (a table without a
+   * usable key, and no cursor): the table is read by CTID ranges (see `chunks`).
+   */
+  readonly key?: string | undefined
   /** The columns to read (default: all). */
   readonly columns?: ReadonlyArray<string> | undefined
   /**
@@ -90,6 +122,61 @@ export interface StreamOptions {
    * rows that get a NULL cursor later are behind the checkpoint and are not read by later runs.
    */
   readonly onNull?: "skip" | "include-first" | undefined
+  /**
+   * Reads a snapshot (a stream without a cursor) as chunks, several at a time, each on its own connection in the
+   * same snapshot (see `ChunkOptions`). A table without a key is always read by CTID chunks.
+   */
+  readonly chunks?: ChunkOptions | undefined
+}
+
+/**
+ * How a snapshot is split into chunks. The chunks are planned once at the start, in the read's snapshot: key
+ * ranges of `rows` rows each, or, for a table without a key, ranges of heap pages (CTID ranges, a TID range scan
+ * on PostgreSQL 14+) that hold about `rows` rows. Up to `concurrency` chunks are read at once, each on its own
+ * connection in one exported snapshot, and emitted in key (or page) order, so every checkpoint stays valid:
+ * `{ key }` after every page of a keyed chunk, `{ page }` after every CTID chunk. At most
+ * `concurrency` chunks are held in memory; a slow consumer holds back the start of further chunks.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ChunkOptions {
+  /** Rows per chunk (default 50,000). Memory holds up to `concurrency` chunks. */
+  readonly rows?: number | undefined
+  /** Chunks read at once, each on its own connection (default 2); the pool needs `concurrency + 1` connections. */
+  readonly concurrency?: number | undefined
+}
+
+/**
+ * One query to read, as a stream named `name`. The query is one read statement written with the `sql` tagged
+ * template (`select`, `with … select`, `values` or `table`), every value bound; it runs in `READ ONLY`
+ * transactions, so a write inside it fails. With a `key` (and optionally a `cursor`), both columns of its result,
+ * it is read by keyset pages exactly like a table, with the same checkpoints; without a key it is read in one
+ * COPY and checkpointed only once read (`{ done: true }`).
+ *
+ * **Example** (A tenant's paid orders, incrementally)
+ *
+ * ```ts
+ * import { PostgresSource, Sql } from "@data-mcp/connector-postgres"
+ *
+ * const { sql } = Sql
+ * const tenant = "acme"
+ * const stream: PostgresSource.QueryStreamOptions = {
+ *   name: "paid_orders",
+ *   query: sql`select id, total, updated_at from orders where tenant = ${tenant} and status = ${"paid"}`,
+ *   cursor: "updated_at",
+ *   key: "id"
+ * }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface QueryStreamOptions extends Pick<StreamOptions, "cursor" | "key" | "lag" | "lookback" | "onNull"> {
+  /** The query, written with `sql`: one read statement; its values stay bound. */
+  readonly query: Sql.Fragment
+  /** The stream's name (its checkpoint key; unique among the source's streams). */
+  readonly name: string
 }
 
 /**
@@ -109,11 +196,15 @@ export type IncrementalStreamOptions = IncrementalStream.IncrementalStreamOption
  */
 export interface PostgresSourceOptions {
   readonly connection: PostgresConfig.PostgresConfig
-  /** The tables, each with its own options or with `incremental: Incremental.make({ cursor, tieBreaker, … })`. */
-  readonly streams: ReadonlyArray<StreamOptions | IncrementalStreamOptions>
+  /** The tables and queries to read, one after the other. */
   /**
-   * Rows per page, one `COPY` query each (default: 20,000, or the runner's batch size hint if larger). Pages are
-   * handed over in groups that each end at a checkpoint, so the runner's batches need not match pages.
+   * The tables and queries to read, one after the other; a table may also be given with
+   * `incremental: Incremental.make({ cursor, tieBreaker, … })`.
+   */
+  readonly streams: ReadonlyArray<StreamOptions | QueryStreamOptions | IncrementalStreamOptions>
+  /**
+   * Rows per page, one `COPY` query each (default: 20,000, or the runner's batch size hint if larger). A page's
+   * rows are handed over in groups that each end at a checkpoint, so batches need not match pages.
    */
   readonly batchSize?: number | undefined
   /** The source name in errors and logs (default `"postgres"`). */
@@ -121,16 +212,20 @@ export interface PostgresSourceOptions {
 }
 
 /**
- * The position of one stream: after `(cursor, key)` (exact text), or finished. A `null` cursor is a position in
- * the NULL-cursor section (`onNull: "include-first"`), after `key`.
+ * The position of one stream: after `(cursor, key)` (exact text), before heap page `page` (a table without a key,
+ * read by CTID chunks), or finished. A `null` cursor is a position in the NULL-cursor section
+ * (`onNull: "include-first"`), after `key`.
  *
  * @category models
  * @since 0.1.0
  */
-export type Position = { readonly cursor?: string | null; readonly key: string } | { readonly done: true }
+export type Position =
+  | { readonly cursor?: string | null; readonly key: string }
+  | { readonly page: number }
+  | { readonly done: true }
 
 /**
- * The source's checkpoint: stream name (`"schema.table"`) → position.
+ * The source's checkpoint: stream name (`"schema.table"`, or a query stream's `name`) → position.
  *
  * @category models
  * @since 0.1.0
@@ -145,6 +240,7 @@ export type PostgresCheckpoint = Readonly<Record<string, Position>>
  */
 export const Position: Schema.Codec<Position, Checkpoint.Json> = Schema.Union([
   Schema.Struct({ cursor: Schema.optionalKey(Schema.NullOr(Schema.String)), key: Schema.String }),
+  Schema.Struct({ page: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)) }),
   Schema.Struct({ done: Schema.Literal(true) })
 ]) as unknown as Schema.Codec<Position, Checkpoint.Json>
 
@@ -169,14 +265,15 @@ export type Row = Record<string, unknown>
 
 interface Resolved {
   readonly stream: string
-  readonly table: internal.TableName
+  readonly from: internal.Relation
   readonly columns: ReadonlyArray<PostgresCodec.Column>
   readonly cursor: string | undefined
   readonly cursorOid: number | undefined
-  readonly key: string
+  readonly key: string | undefined
   readonly lag: string | undefined
   readonly lookback: string | undefined
   readonly includeNulls: boolean
+  readonly chunks: SourceChunks.Chunking | undefined
 }
 
 const streamNameOf = (t: internal.TableName) => `${t.schema}.${t.table}`
@@ -190,35 +287,61 @@ const notFound = (name: string, operation: string, detail: string) =>
 const invalid = (name: string, operation: string, detail: string) =>
   ConnectorError.make(name, operation, new ConnectorError.Unknown({ detail }))
 
-/** Checks a stream's table, columns, cursor and key against the catalog (the closed set) and types its columns. */
-const resolve = (
-  runner: pg.Pool | pg.PoolClient,
+/**
+ * A stream's relation and the columns it offers: a table checked against the catalog (the closed set), or a query
+ * described in a read-only transaction.
+ */
+const relationOf = (
+  pool: pg.Pool,
   name: string,
   config: PostgresConfig.PostgresConfig,
-  options: StreamOptions,
+  options: StreamOptions | QueryStreamOptions,
   tables: ReadonlyArray<internal.TableName>
-): Effect.Effect<Resolved, ConnectorError.ConnectorError> =>
+) =>
   Effect.gen(function* () {
+    if ("query" in options) {
+      const columns = yield* SourceQuery.columns(pool, options.query, "read")
+      const twice = columns.map((c) => c.name).filter((c, i, all) => all.indexOf(c) !== i)
+      if (twice.length > 0)
+        return yield* invalid(
+          name,
+          "read",
+          `The query of stream ${options.name} returns the column ${JSON.stringify(twice[0])} more than once: give each column its own name (an alias).`
+        )
+      return { stream: options.name, from: { query: options.query } as internal.Relation, rows: columns }
+    }
     const table = tableNameOf(config, options.table)
     const stream = streamNameOf(table)
     const allowed = tables.map((t) => [t.schema, t.table] as const)
-    const known = yield* Effect.try({
+    yield* Effect.try({
       try: () => sql.ident([table.schema, table.table], allowed),
       catch: () =>
         notFound(name, "read", `The table ${stream} is not among the tables this connection can see: check its name.`)
     })
-    void known
-    const { rows } = yield* Pool.query<{ name: string; oid: number }>(runner, internal.listColumns(table), "read")
+    const { rows } = yield* Pool.query<{ name: string; oid: number }>(pool, internal.listColumns(table), "read")
+    return { stream, from: table as internal.Relation, rows }
+  })
+
+/** Checks a stream's relation, columns, cursor and key (see `relationOf`) and types its columns. */
+const resolve = (
+  pool: pg.Pool,
+  name: string,
+  config: PostgresConfig.PostgresConfig,
+  options: StreamOptions | QueryStreamOptions,
+  tables: ReadonlyArray<internal.TableName>
+): Effect.Effect<Resolved, ConnectorError.ConnectorError> =>
+  Effect.gen(function* () {
+    const { stream, from, rows } = yield* relationOf(pool, name, config, options, tables)
     const byName = new Map(rows.map((r) => [r.name, r]))
-    const wanted = options.columns ?? rows.map((r) => r.name)
-    const missing = [...wanted, options.key, ...(options.cursor === undefined ? [] : [options.cursor])].filter(
+    const wanted = ("columns" in options ? options.columns : undefined) ?? rows.map((r) => r.name)
+    const missing = [...wanted, ...[options.key, options.cursor].filter((c) => c !== undefined)].filter(
       (c) => !byName.has(c)
     )
     if (missing.length > 0)
       return yield* notFound(
         name,
         "read",
-        `The table ${stream} has no column ${missing.map((m) => JSON.stringify(m)).join(", ")}.`
+        `${internal.isQuery(from) ? "The query of stream" : "The table"} ${stream} has no column ${missing.map((m) => JSON.stringify(m)).join(", ")}.`
       )
     const cursorOid = options.cursor === undefined ? undefined : byName.get(options.cursor)!.oid
     const interval = (option: "lag" | "lookback", value: number | string | undefined) => {
@@ -243,33 +366,32 @@ const resolve = (
       return yield* invalid(name, "read", `onNull: "include-first" of ${stream} needs a cursor column.`)
     return {
       stream,
-      table,
+      from,
       columns: wanted.map((c) => ({ name: c, oid: byName.get(c)!.oid })),
       cursor: options.cursor,
       cursorOid,
       key: options.key,
       lag,
       lookback,
-      includeNulls: options.onNull === "include-first"
+      includeNulls: options.onNull === "include-first",
+      chunks: SourceOptions.chunkingOf(options)
     }
   })
 
+/** A stream as `discover` reports it: each column's field type, PostgreSQL type and nullability. */
+const streamInfo = (stream: string, columns: ReadonlyArray<internal.ColumnInfo>): Source.StreamInfo => {
+  const properties: Record<string, Checkpoint.Json> = {}
+  for (const c of columns)
+    properties[c.name] = {
+      "x-field-type": PostgresCodec.fieldType(c.oid),
+      "x-postgres-type": c.type,
+      "x-nullable": c.nullable
+    }
+  return { name: stream, jsonSchema: { type: "object", properties } }
+}
+
 const loadTables = (runner: pg.Pool | pg.PoolClient) =>
   Effect.map(Pool.query<{ schema: string; table: string }>(runner, internal.listTables, "discover"), (r) => r.rows)
-
-/** A read-only snapshot transaction on a borrowed client, ended when the scope closes. */
-const readOnly = (client: pg.PoolClient) =>
-  Effect.acquireRelease(
-    Effect.gen(function* () {
-      yield* Pool.query(client, sql`begin isolation level repeatable read read only`, "read")
-      for (const statement of PostgresCodec.sessionSettings)
-        yield* Effect.tryPromise({
-          try: () => client.query(`${statement}`),
-          catch: (cause) => PostgresError.toConnectorError(cause, "read")
-        })
-    }),
-    () => Effect.promise(() => client.query("rollback").catch(() => undefined))
-  )
 
 /** A backfill's end for one stream: `to` is its position in `ReadContext.end` (absent: nothing to backfill). */
 interface EndOf {
@@ -283,9 +405,6 @@ interface PageState {
   readonly lower: string | undefined
 }
 
-/** Rows per undecoded group of a page (see `encodedPage`). */
-const GROUP_ROWS = 512
-
 /** Rows per page (one COPY query) by default, unless the runner's batches are larger. */
 const PAGE_ROWS = 20_000
 
@@ -297,18 +416,27 @@ const readStream = (
   end: EndOf | undefined,
   limit: number,
   positions: Record<string, Position>,
-  /** Rows per undecoded group handed over (each with a checkpoint). */
   groupRows: number
 ): Stream.Stream<Batch.Batch<Row, PostgresCheckpoint>, ConnectorError.ConnectorError> => {
   if (start !== undefined && "done" in start) return Stream.empty
   const hasCursor = resolved.cursor !== undefined
-  if (start !== undefined && hasCursor && start.cursor === undefined)
+  if (start !== undefined && "page" in start !== (resolved.key === undefined))
+    return Stream.fail(
+      invalid(
+        name,
+        "read",
+        `The checkpoint of ${resolved.stream} is ${"page" in start ? "a heap page, but the stream has a key" : "a key, but the stream has none"}.`
+      )
+    )
+  if (start !== undefined && "key" in start && hasCursor && start.cursor === undefined)
     return Stream.fail(
       invalid(name, "read", `The checkpoint of ${resolved.stream} has no cursor value, but the stream has a cursor.`)
     )
   // A backfill: a stream absent from the end position has nothing to backfill; `done` bounds nothing.
   if (end !== undefined && end.to === undefined) return Stream.empty
-  const endAt: internal.PageStart | undefined = end?.to === undefined || "done" in end.to ? undefined : end.to
+  const endAt: internal.PageStart | undefined = end?.to === undefined || !("key" in end.to) ? undefined : end.to
+  if (end?.to !== undefined && "page" in end.to)
+    return Stream.fail(invalid(name, "read", `A backfill of ${resolved.stream} cannot end at a heap page.`))
   if (endAt !== undefined && hasCursor !== (endAt.cursor !== undefined))
     return Stream.fail(
       invalid(
@@ -317,28 +445,61 @@ const readStream = (
         `The backfill end of ${resolved.stream} ${hasCursor ? "has no cursor value, but the stream has a cursor" : "has a cursor value, but the stream has none"}.`
       )
     )
+  const resumed = start === undefined || !("key" in start) ? undefined : start
+  // The position after a batch, recorded for the batches that follow (of this and the other streams).
+  const checkpoint = (position: Position): PostgresCheckpoint => {
+    positions[resolved.stream] = position
+    return { ...positions }
+  }
+  const key = resolved.key
+  if (resolved.chunks !== undefined && !internal.isQuery(resolved.from))
+    return SourceChunks.read({
+      source: name,
+      stream: resolved.stream,
+      pool,
+      table: resolved.from,
+      columns: resolved.columns,
+      key,
+      limit,
+      groupRows,
+      chunking: resolved.chunks,
+      start: start !== undefined && "page" in start ? start : resumed,
+      end: endAt?.key,
+      checkpoint
+    })
   return Stream.unwrap(
     Effect.gen(function* () {
       const client = yield* Pool.client(pool, "read")
-      yield* readOnly(client)
+      yield* Transaction.readOnly(client)
+      const context: SourcePage.PageContext = {
+        source: name,
+        client,
+        from: resolved.from,
+        columns: resolved.columns,
+        cursor: resolved.cursor,
+        key,
+        limit,
+        groupRows
+      }
+      const finished = (): ReadonlyArray<Batch.Batch<Row, PostgresCheckpoint>> =>
+        hasCursor ? [] : SourcePage.toBatches(name, SourcePage.empty, resolved.stream, checkpoint, { done: true })
+      // A query without a key: one COPY of the whole result.
+      if (key === undefined) {
+        const page = yield* SourcePage.read(context, { upper: null, after: undefined })
+        return Stream.fromIterable(SourcePage.toBatches(name, page, resolved.stream, checkpoint, { done: true }))
+      }
       const endValue = hasCursor ? endAt?.cursor : endAt?.key
       // An end inside the NULL section bounds the valued rows to none.
       const valuesEnd = endValue === null
       const { rows } = yield* Pool.query<{ upper: string | null }>(
         client,
-        internal.upperBound(resolved.table, resolved.cursor ?? resolved.key, {
+        internal.upperBound(resolved.from, resolved.cursor ?? key, {
           end: endValue ?? undefined,
           lag: resolved.lag === undefined ? undefined : { interval: resolved.lag, cursorOid: resolved.cursorOid ?? 0 }
         }),
         "read"
       )
       const upper = valuesEnd ? null : (rows[0]?.upper ?? null)
-      const finished = (): ReadonlyArray<Batch.Batch<Row, PostgresCheckpoint>> => {
-        if (hasCursor) return []
-        positions[resolved.stream] = { done: true }
-        return [Batch.make<Row, PostgresCheckpoint>([], { stream: resolved.stream, checkpoint: { ...positions } })]
-      }
-      const resumed = start === undefined || "done" in start ? undefined : start
       const inNulls = resumed === undefined || resumed.cursor === null
       const readNulls = hasCursor && resolved.includeNulls && inNulls
       if (upper === null && !readNulls) return Stream.fromIterable(finished())
@@ -352,96 +513,6 @@ const readStream = (
         )
         lower = moved.rows[0]!.lower
       }
-      const decodeColumns: Array<PostgresCodec.Column> = [
-        ...resolved.columns,
-        ...(hasCursor ? [{ name: internal.CURSOR_TEXT, oid: PostgresCodec.Oid.text }] : []),
-        { name: internal.KEY_TEXT, oid: PostgresCodec.Oid.text }
-      ]
-      const boundaryColumns = hasCursor ? 2 : 1
-      // Encoded pages when the runner asks for them and the boundary columns are among those read.
-      const cursorIndex = hasCursor ? resolved.columns.findIndex((c) => c.name === resolved.cursor) : undefined
-      const keyIndex = resolved.columns.findIndex((c) => c.name === resolved.key)
-      const direct = keyIndex >= 0 && cursorIndex !== -1 ? { cursor: cursorIndex, key: keyIndex } : undefined
-      // A group's records, decoded when first read (a failure is a typed error, thrown to whoever reads them).
-      const decodeGroup = (part: Batch.Encoded): Array<Row> => {
-        try {
-          return EncodedRows.decode(part)
-        } catch (cause) {
-          throw cause instanceof PostgresCodec.CodecError
-            ? ConnectorError.make(name, "read", new ConnectorError.Unknown({ detail: cause.message, cause }))
-            : cause
-        }
-      }
-      const encodedColumns = resolved.columns.map((c) => ({ name: c.name, type: String(c.oid) }))
-      const page = (state: PageState) =>
-        Effect.gen(function* () {
-          const rendered = yield* Pool.query<{ statement: string }>(
-            client,
-            internal.renderCopy({
-              table: resolved.table,
-              columns: resolved.columns.map((c) => c.name),
-              cursor: resolved.cursor,
-              key: resolved.key,
-              upper,
-              after: state.after,
-              limit,
-              nulls: state.nulls,
-              end: state.nulls ? (endAt?.cursor === null ? endAt : undefined) : endAt,
-              lower: state.lower,
-              withoutBoundary: direct !== undefined
-            }),
-            "read"
-          )
-          if (direct !== undefined) return yield* encodedPage(rendered.rows[0]!.statement, state)
-          // The boundary columns are kept aside by the decoder (last row only), never put on the records.
-          const { rows: records, aside } = yield* Effect.tryPromise({
-            try: () => internal.copyRows(client, rendered.rows[0]!.statement, decodeColumns, boundaryColumns),
-            catch: (cause) =>
-              cause instanceof PostgresCodec.CodecError
-                ? ConnectorError.make(name, "read", new ConnectorError.Unknown({ detail: cause.message, cause }))
-                : PostgresError.toConnectorError(cause, "read")
-          })
-          let next: internal.PageStart | undefined
-          if (records.length > 0) {
-            next = !hasCursor
-              ? { key: aside[0] as string }
-              : { cursor: state.nulls ? null : (aside[0] as string), key: aside[1] as string }
-          }
-          return { records, next, encoded: undefined, rows: records.length }
-        })
-      // Pages read as COPY text chunks, the boundary read off the last row. Handed over undecoded in groups of
-      // about GROUP_ROWS rows that decode when something reads their records: a group's records are made (and
-      // die) one group at a time, not a page at a time; when the runner asked for COPY text, never.
-      const encodedPage = (statement: string, state: PageState) =>
-        Effect.tryPromise({
-          try: async () => {
-            const chunks = await internal.copyChunks(client, statement)
-            const groups = EncodedRows.groupRows(chunks, groupRows)
-            // Every group ends at a row, so its last row is a position: each group carries a checkpoint.
-            const parts = groups.map((g) => {
-              const [cursor, key] = EncodedRows.lastRowFields(g.chunks, resolved.columns.length, [
-                direct!.cursor ?? direct!.key,
-                direct!.key
-              ])
-              const at: internal.PageStart = !hasCursor
-                ? { key: key! }
-                : { cursor: state.nulls ? null : cursor!, key: key! }
-              const part: Batch.Encoded = {
-                format: EncodedRows.COPY_TEXT,
-                columns: encodedColumns,
-                rows: g.rows,
-                chunks: g.chunks
-              }
-              return { part, at }
-            })
-            const rows = groups.reduce((n, g) => n + g.rows, 0)
-            return { records: undefined, next: parts.at(-1)?.at, encoded: parts, rows }
-          },
-          catch: (cause) =>
-            cause instanceof PostgresCodec.CodecError
-              ? ConnectorError.make(name, "read", new ConnectorError.Unknown({ detail: cause.message, cause }))
-              : PostgresError.toConnectorError(cause, "read")
-        })
       const initial: PageState = readNulls
         ? { nulls: true, after: resumed, lower: undefined }
         : {
@@ -450,39 +521,35 @@ const readStream = (
             lower
           }
       return Stream.paginate(initial, (state: PageState) =>
-        Effect.map(page(state), ({ records, next, encoded: parts, rows }) => {
-          const batches: Array<Batch.Batch<Row, PostgresCheckpoint>> = []
-          if (next !== undefined) {
-            if (parts === undefined) {
-              positions[resolved.stream] = next
-              batches.push(
-                Batch.make<Row, PostgresCheckpoint>(records!, { stream: resolved.stream, checkpoint: { ...positions } })
-              )
-            } else
-              for (const { part, at } of parts) {
-                positions[resolved.stream] = at
-                batches.push(
-                  Batch.makeEncoded<Row, PostgresCheckpoint>(part, {
-                    decode: () => decodeGroup(part),
-                    stream: resolved.stream,
-                    checkpoint: { ...positions }
-                  })
-                )
-              }
-            if (rows >= limit) return [batches, Option.some({ ...state, after: next })] as const
+        Effect.map(
+          SourcePage.read(context, {
+            upper,
+            after: state.after,
+            nulls: state.nulls,
+            end: state.nulls ? (endAt?.cursor === null ? endAt : undefined) : endAt,
+            lower: state.lower
+          }),
+          (page) => {
+            const batches: Array<Batch.Batch<Row, PostgresCheckpoint>> = []
+            if (page.last !== undefined) {
+              batches.push(...SourcePage.toBatches(name, page, resolved.stream, checkpoint, page.last))
+              if (page.rows >= limit) return [batches, Option.some({ ...state, after: page.last })] as const
+            }
+            // This section is read: after the NULL-cursor rows come the valued ones, if any are in bounds.
+            if (state.nulls && upper !== null)
+              return [batches, Option.some<PageState>({ nulls: false, after: undefined, lower: undefined })] as const
+            return [[...batches, ...finished()], Option.none()] as const
           }
-          // This section is read: after the NULL-cursor rows come the valued ones, if any are in bounds.
-          if (state.nulls && upper !== null)
-            return [batches, Option.some<PageState>({ nulls: false, after: undefined, lower: undefined })] as const
-          return [[...batches, ...finished()], Option.none()] as const
-        })
+        )
       )
     })
   )
 }
 
 /**
- * Makes a source over the given tables, read one after the other.
+ * Makes a source over the given tables and queries, read one after the other. Throws a `ConfigError` naming the
+ * field for a stream that cannot work (a query that is not one read statement written with `sql`, a cursor without
+ * a key, `chunks` with a cursor or beyond the pool's size, two streams with one name).
  *
  * **Example** (Orders incrementally by `updated_at`, customers as a snapshot)
  *
@@ -498,20 +565,49 @@ const readStream = (
  * })
  * ```
  *
+ * **Example** (A tenant's orders from a query; a big table in chunks, three at a time)
+ *
+ * ```ts
+ * import { PostgresConfig, PostgresSource, Sql } from "@data-mcp/connector-postgres"
+ *
+ * const { sql } = Sql
+ * const tenant = "acme"
+ * const source = PostgresSource.make({
+ *   connection: PostgresConfig.decodeSync({ host: "127.0.0.1", database: "shop", poolSize: 4 }),
+ *   streams: [
+ *     {
+ *       name: "acme_orders",
+ *       query: sql`select id, total, updated_at from orders where tenant = ${tenant}`,
+ *       cursor: "updated_at",
+ *       key: "id"
+ *     },
+ *     { table: "events", key: "id", chunks: { rows: 100_000, concurrency: 3 } }
+ *   ]
+ * })
+ * ```
+ *
  * @category constructors
  * @since 0.1.0
  */
 export const make = (input: PostgresSourceOptions): Source.Source<Row, PostgresCheckpoint> => {
-  const options = { ...input, streams: input.streams.map(IncrementalStream.toStreamOptions) }
+  const options = {
+    ...input,
+    streams: input.streams.map((stream, i) =>
+      "query" in stream
+        ? stream
+        : IncrementalStream.toStreamOptions(stream as StreamOptions | IncrementalStreamOptions, i)
+    )
+  }
   const name = options.name ?? "postgres"
   const config = options.connection
+  SourceOptions.check(name === "postgres" ? "postgres source" : name, options)
 
   const withPool = <A>(
     f: (pool: pg.Pool) => Effect.Effect<A, ConnectorError.ConnectorError, Scope.Scope>
   ): Effect.Effect<A, ConnectorError.ConnectorError> => Effect.scoped(Effect.flatMap(Pool.pool(config), f))
 
   const read = (from: PostgresCheckpoint | undefined, context: Source.ReadContext) => {
-    // Pages read as undecoded groups (see `encodedPage`) checkpoint every group, so they can be larger than a batch.
+    // Pages hand their rows over in groups that each end at a checkpoint, so a page can be larger than a batch.
     const limit = options.batchSize ?? Math.max(context.batchRows, PAGE_ROWS)
     return Stream.unwrap(
       Effect.gen(function* () {
@@ -537,10 +633,7 @@ export const make = (input: PostgresSourceOptions): Source.Source<Row, PostgresC
             end === undefined ? undefined : { to: end[r.stream] },
             limit,
             positions,
-            // Groups decode (when read) one at a time, at most the batch size hint; asked for COPY text, batch-sized.
-            context.encodings?.includes(EncodedRows.COPY_TEXT) === true
-              ? context.batchRows
-              : Math.min(GROUP_ROWS, context.batchRows)
+            SourcePage.groupRows(context.encodings?.includes(EncodedRows.COPY_TEXT) === true, context.batchRows)
           )
         )
       })
@@ -553,41 +646,49 @@ export const make = (input: PostgresSourceOptions): Source.Source<Row, PostgresC
         const tables = yield* loadTables(pool)
         const out: Array<Source.StreamInfo> = []
         for (const table of tables) {
-          const { rows } = yield* Pool.query<{ name: string; oid: number; type: string; nullable: boolean }>(
+          const { rows } = yield* Pool.query<internal.ColumnInfo>(pool, internal.listColumns(table), "discover")
+          out.push(streamInfo(streamNameOf(table), rows))
+        }
+        // A query's columns as its result describes them; nullability is not known, so every column may be NULL.
+        for (const stream of options.streams) {
+          if (!("query" in stream)) continue
+          const columns = yield* SourceQuery.columns(pool, stream.query, "discover")
+          const { rows } = yield* Pool.query<{ oid: number; type: string }>(
             pool,
-            internal.listColumns(table),
+            internal.typeNames(columns.map((c) => c.oid)),
             "discover"
           )
-          const properties: Record<string, Checkpoint.Json> = {}
-          for (const c of rows)
-            properties[c.name] = {
-              "x-field-type": PostgresCodec.fieldType(c.oid),
-              "x-postgres-type": c.type,
-              "x-nullable": c.nullable
-            }
-          out.push({ name: streamNameOf(table), jsonSchema: { type: "object", properties } })
+          const types = new Map(rows.map((r) => [r.oid, r.type]))
+          out.push(
+            streamInfo(
+              stream.name,
+              columns.map((c) => ({ ...c, type: types.get(c.oid)!, nullable: true }))
+            )
+          )
         }
         return out
       })
     )
 
+  // Tables: the planner's statistics (reltuples, relation size); queries: the planner's estimate of the result.
   const estimate = () =>
     withPool((pool) =>
       Effect.gen(function* () {
-        const names = options.streams.map((s) => tableNameOf(config, s.table))
+        const streams: Record<string, { rows: number; bytes: number }> = {}
+        const names = options.streams.flatMap((s) => ("query" in s ? [] : [tableNameOf(config, s.table)]))
         const { rows } = yield* Pool.query<{ schema: string; table: string; rows: number; bytes: number }>(
           pool,
           internal.estimates(names),
           "estimate"
         )
-        const streams: Record<string, { rows: number; bytes: number }> = {}
+        for (const r of rows) streams[streamNameOf(r)] = { rows: Math.max(0, Math.round(r.rows)), bytes: r.bytes }
+        for (const stream of options.streams)
+          if ("query" in stream) streams[stream.name] = yield* SourceQuery.estimate(name, pool, stream.query)
         let total = 0
         let bytes = 0
-        for (const r of rows) {
-          const n = Math.max(0, Math.round(r.rows))
-          streams[streamNameOf(r)] = { rows: n, bytes: r.bytes }
-          total += n
-          bytes += r.bytes
+        for (const e of Object.values(streams)) {
+          total += e.rows
+          bytes += e.bytes
         }
         return { rows: total, bytes, streams } satisfies Source.Estimate
       })

@@ -80,6 +80,8 @@ const cases: ReadonlyArray<Case> = [
   ],
   ["42883 undefined function", dbError("42883"), "Unknown", false],
   ["42P07 other class 42 (duplicate table)", dbError("42P07"), "Unknown", false],
+  ["0A000 feature not supported", dbError("0A000"), "Unknown", false],
+  ["25006 write in a read-only transaction", dbError("25006"), "Unknown", false],
   [
     "23505 unique violation",
     dbError("23505", { table: "users", constraint: "users_email_key" }),

@@ -1,10 +1,12 @@
 // The queries behind PostgresSource: catalog look-ups (bound `sql` fragments) and the COPY statement of one
 // keyset page. COPY takes no parameters, so its text is built by the server: a bound `format()` call renders
 // every identifier with `%I` (quote_ident) and every value with `%L` (quote_literal); no value or name is ever
-// spliced into SQL text on the client.
+// spliced into SQL text on the client. A stream reads a table or a query written with `sql`: the query goes into
+// plain statements as a bound fragment, and into COPY as its literal text with each value a `%L` of `format()`.
 import type pg from "pg"
 import { to as copyTo } from "pg-copy-streams"
 import * as PostgresCodec from "../PostgresCodec.ts"
+import type * as Sql from "../Sql.ts"
 import { sql } from "../Sql.ts"
 
 /** A table as the catalog names it. */
@@ -13,6 +15,21 @@ export interface TableName {
   readonly table: string
 }
 
+/** A query stream's query: one read statement written with `sql`, every value bound. */
+export interface QueryRelation {
+  readonly query: Sql.Fragment
+}
+
+/** What a stream reads: a table (or view), or a query. */
+export type Relation = TableName | QueryRelation
+
+/** Whether a stream reads a query. */
+export const isQuery = (from: Relation): from is QueryRelation => "query" in from
+
+/** The relation for a FROM clause: the quoted table name, or the query in parentheses (its values bound). */
+export const fromClause = (from: Relation): Sql.Fragment =>
+  isQuery(from) ? sql`(${from.query})` : sql.ident([from.schema, from.table])
+
 /** Every table, view and materialized view outside the system schemas: the closed set reads are checked against. */
 export const listTables = sql`
   select n.nspname as schema, c.relname as table
@@ -20,6 +37,14 @@ export const listTables = sql`
   where c.relkind in ('r', 'p', 'v', 'm', 'f')
     and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'
   order by 1, 2`
+
+/** A column as the catalog describes it. */
+export type ColumnInfo = {
+  readonly name: string
+  readonly oid: number
+  readonly type: string
+  readonly nullable: boolean
+}
 
 /** The live columns of one table, in order, with their type OIDs and printed types. */
 export const listColumns = (name: TableName) => sql`
@@ -57,14 +82,14 @@ export interface UpperOptions {
  * The largest value of a column as its exact text: the upper bound of a run, fixed in the run's snapshot;
  * `least(max(c), end, now() - lag)` when a backfill's end or a lag applies.
  */
-export const upperBound = (name: TableName, column: string, options: UpperOptions = {}) => {
+export const upperBound = (from: Relation, column: string, options: UpperOptions = {}) => {
   const bounds = [sql`max(t.${sql.ident(column)})`]
   if (options.end !== undefined) bounds.push(sql`${options.end}`)
   if (options.lag !== undefined)
     bounds.push(sql`(${clockFor(options.lag.cursorOid)} - ${options.lag.interval}::interval)`)
   return bounds.length === 1
-    ? sql`select max(t.${sql.ident(column)})::text as upper from ${sql.ident([name.schema, name.table])} as t`
-    : sql`select least(${sql.join(bounds)})::text as upper from ${sql.ident([name.schema, name.table])} as t`
+    ? sql`select max(t.${sql.ident(column)})::text as upper from ${fromClause(from)} as t`
+    : sql`select least(${sql.join(bounds)})::text as upper from ${fromClause(from)} as t`
 }
 
 /** A checkpoint's cursor value moved back by a look-back interval, as exact text in the cursor's type. */
@@ -81,18 +106,76 @@ export const estimates = (names: ReadonlyArray<TableName>) => sql`
   where (n.nspname, c.relname) in (
     select * from unnest(${names.map((n) => n.schema)}::text[], ${names.map((n) => n.table)}::text[]))`
 
+/** The columns of a relation's result, with their type OIDs (read off the row description of an empty result). */
+export const describe = (from: Relation) => sql`select * from ${fromClause(from)} as t limit 0`
+
+/** The printed names of type OIDs (as `format_type` prints them without a modifier). */
+export const typeNames = (oids: ReadonlyArray<number>) =>
+  sql`select u.oid::int as oid, pg_catalog.format_type(u.oid, null) as type from unnest(${[...oids]}::oid[]) as u(oid)`
+
+/** The planner's estimate of a query's result: `EXPLAIN (FORMAT JSON)`, never run. */
+export const explain = (query: Sql.Fragment) => sql`explain (format json) ${query}`
+
+/**
+ * Every `rows`-th key (as exact text) after `after` up to `upper`, in key order: the ends of chunks of `rows` rows
+ * each (the last chunk ends at `upper`). One ordered pass over the keys (an index-only scan with an index on it).
+ */
+export const keyBoundaries = (from: Relation, key: string, after: string | undefined, upper: string, rows: number) => {
+  const k = sql`t.${sql.ident(key)}`
+  const lower = after === undefined ? sql.empty : sql`and ${k} > ${after}`
+  return sql`select b.k as boundary from (
+      select ${k}::text as k, pg_catalog.row_number() over (order by ${k}) as n
+      from ${fromClause(from)} as t where ${k} <= ${upper} ${lower}) as b
+    where b.n % ${rows}::bigint = 0 order by b.n`
+}
+
+/** A table's kind, heap pages now, and the planner's row and page counts (for rows per page). */
+export const tablePages = (name: TableName) => sql`
+  select c.relkind::text as kind,
+    (pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::bigint)::float8 as pages,
+    c.reltuples::float8 as tuples, c.relpages::float8 as relpages
+  from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+  where n.nspname = ${name.schema} and c.relname = ${name.table}`
+
+/** The exact row count of a table in the transaction's snapshot. */
+export const countRows = (name: TableName) =>
+  sql`select count(*)::float8 as rows from ${sql.ident([name.schema, name.table])}`
+
+/**
+ * Holds a table against rewrites (VACUUM FULL, CLUSTER, TRUNCATE, REFRESH) while its CTID ranges are read: a
+ * statement that names it takes ACCESS SHARE until the transaction ends (LOCK TABLE refuses materialized views).
+ */
+export const lockShared = (name: TableName) => sql`select from ${sql.ident([name.schema, name.table])} limit 0`
+
+/** Exports the transaction's snapshot for other sessions to share. */
+export const exportSnapshot = sql`select pg_catalog.pg_export_snapshot() as snapshot`
+
+/**
+ * The `SET TRANSACTION SNAPSHOT` statement for an exported snapshot, rendered by the server (`%L`): it takes no
+ * parameters and must be a transaction's first statement, so it is rendered before the transaction begins.
+ */
+export const importSnapshot = (snapshot: string) =>
+  sql`select pg_catalog.format('SET TRANSACTION SNAPSHOT %L', ${snapshot}::text) as statement`
+
 /** Where a page starts: after this (cursor, key), or at the beginning. A `null` cursor is the NULL-cursor section. */
 export interface PageStart {
   readonly cursor?: string | null
   readonly key: string
 }
 
-/** One keyset page of a stream, as the arguments of the server-side `format()`. */
+/** A range of heap pages `[from, to)` of a table without a key (`to` absent: to the end of the table). */
+export interface PageRange {
+  readonly from: number
+  readonly to: number | undefined
+}
+
+/** One page (or one CTID range, or the whole relation) of a stream, as the arguments of the server-side `format()`. */
 export interface PageQuery {
-  readonly table: TableName
+  readonly from: Relation
   readonly columns: ReadonlyArray<string>
   readonly cursor: string | undefined
-  readonly key: string
+  /** The key; absent: no keyset at all (a CTID range with `pages`, else the whole relation in one COPY). */
+  readonly key: string | undefined
   /** The run's upper bound (unused in the NULL-cursor section). */
   readonly upper: string | null
   readonly after: PageStart | undefined
@@ -105,68 +188,114 @@ export interface PageQuery {
   readonly lower?: string | undefined
   /** Leave out the two trailing boundary columns (the caller reads the boundary off the last row itself). */
   readonly withoutBoundary?: boolean | undefined
+  /** Without a key: the heap pages to read (a TID range scan, PostgreSQL 14+). */
+  readonly pages?: PageRange | undefined
 }
 
 // Positional format arguments: 1 column list (already quoted by the server), 2 schema, 3 table, 4 cursor column
 // (the key column when there is no cursor), 5 key column, 6 upper bound, 7 last cursor, 8 last key, 9 limit,
-// 10 end cursor, 11 end key, 12 look-back lower bound. The WHERE clause is put together from the constant pieces
-// below (never from a value); the two trailing `::text` columns carry the page boundary in its exact text.
-const PIECES = {
-  cursorSelect: "COPY (SELECT %1$s, t.%4$I::text, t.%5$I::text FROM %2$I.%3$I AS t WHERE ",
-  keySelect: "COPY (SELECT %1$s, t.%5$I::text FROM %2$I.%3$I AS t WHERE ",
-  plainSelect: "COPY (SELECT %1$s FROM %2$I.%3$I AS t WHERE ",
-  cursorUpper: "t.%4$I <= %6$L",
-  cursorAfter: " AND (t.%4$I, t.%5$I) > (%7$L, %8$L)",
-  cursorEnd: " AND (t.%4$I, t.%5$I) <= (%10$L, %11$L)",
-  cursorLower: " AND t.%4$I >= %12$L",
-  cursorOrder: " ORDER BY t.%4$I, t.%5$I LIMIT %9$s) TO STDOUT",
-  nullsOnly: "t.%4$I IS NULL",
-  keyUpper: "t.%5$I <= %6$L",
-  keyAfter: " AND t.%5$I > %8$L",
-  keyEnd: " AND t.%5$I <= %11$L",
-  keyOrder: " ORDER BY t.%5$I LIMIT %9$s) TO STDOUT"
+// 10 end cursor, 11 end key, 12 look-back lower bound, 13 first TID, 14 TID past the range, then a query's bound
+// values from 15 on. The statement is put together from the constant pieces below and a query's literal text
+// (its `%` doubled, each bound value a `%n$L`), never from a value; the two trailing `::text` columns carry the
+// page boundary in its exact text.
+const QUERY_VALUES = 15
+
+const KEY = {
+  upper: "t.%5$I <= %6$L",
+  after: "t.%5$I > %8$L",
+  end: "t.%5$I <= %11$L",
+  order: " ORDER BY t.%5$I LIMIT %9$s"
 } as const
 
+const CURSOR = {
+  upper: "t.%4$I <= %6$L",
+  after: "(t.%4$I, t.%5$I) > (%7$L, %8$L)",
+  end: "(t.%4$I, t.%5$I) <= (%10$L, %11$L)",
+  lower: "t.%4$I >= %12$L",
+  nulls: "t.%4$I IS NULL",
+  order: " ORDER BY t.%4$I, t.%5$I LIMIT %9$s"
+} as const
+
+const TID = { from: "t.ctid >= %13$L::tid", to: "t.ctid < %14$L::tid" } as const
+
+/**
+ * A query's literal text as a `format()` template: `%` doubled, each bound value a `%n$L` (quote_literal) from
+ * argument `first` on, set apart by spaces so it never fuses with a neighbouring token.
+ */
+const queryTemplate = (query: Sql.Fragment, first: number): string => {
+  let text = ""
+  let n = first
+  for (const segment of query.segments)
+    text += segment._tag === "Text" ? segment.text.replaceAll("%", "%%") : ` %${n++}$L `
+  return text
+}
+
+const fromTemplate = (from: Relation): string =>
+  isQuery(from) ? `(${queryTemplate(from.query, QUERY_VALUES)})` : "%2$I.%3$I"
+
+const whereOf = (page: PageQuery): ReadonlyArray<string> => {
+  if (page.key === undefined)
+    return page.pages === undefined ? [] : [TID.from, ...(page.pages.to === undefined ? [] : [TID.to])]
+  const after = page.after !== undefined
+  const end = page.end !== undefined
+  if (page.cursor === undefined) return [KEY.upper, ...(after ? [KEY.after] : []), ...(end ? [KEY.end] : [])]
+  if (page.nulls === true) return [CURSOR.nulls, ...(after ? [KEY.after] : []), ...(end ? [KEY.end] : [])]
+  return [
+    CURSOR.upper,
+    ...(after ? [CURSOR.after] : []),
+    ...(end ? [CURSOR.end] : []),
+    ...(page.lower === undefined ? [] : [CURSOR.lower])
+  ]
+}
+
 const templateOf = (page: PageQuery): string => {
-  const plain = page.withoutBoundary === true
-  if (page.cursor === undefined)
-    return (
-      (plain ? PIECES.plainSelect : PIECES.keySelect) +
-      PIECES.keyUpper +
-      (page.after === undefined ? "" : PIECES.keyAfter) +
-      (page.end === undefined ? "" : PIECES.keyEnd) +
-      PIECES.keyOrder
-    )
-  if (page.nulls === true)
-    return (
-      (plain ? PIECES.plainSelect : PIECES.cursorSelect) +
-      PIECES.nullsOnly +
-      (page.after === undefined ? "" : PIECES.keyAfter) +
-      (page.end === undefined ? "" : PIECES.keyEnd) +
-      PIECES.keyOrder
-    )
-  return (
-    (plain ? PIECES.plainSelect : PIECES.cursorSelect) +
-    PIECES.cursorUpper +
-    (page.after === undefined ? "" : PIECES.cursorAfter) +
-    (page.end === undefined ? "" : PIECES.cursorEnd) +
-    (page.lower === undefined ? "" : PIECES.cursorLower) +
-    PIECES.cursorOrder
-  )
+  const keyed = page.key !== undefined
+  const boundary =
+    !keyed || page.withoutBoundary === true
+      ? ""
+      : page.cursor === undefined
+        ? ", t.%5$I::text"
+        : ", t.%4$I::text, t.%5$I::text"
+  const where = whereOf(page)
+  const order = !keyed ? "" : page.cursor === undefined || page.nulls === true ? KEY.order : CURSOR.order
+  return `COPY (SELECT %1$s${boundary} FROM ${fromTemplate(page.from)} AS t${where.length === 0 ? "" : ` WHERE ${where.join(" AND ")}`}${order}) TO STDOUT`
 }
 
 /**
- * A bound query whose single result is the text of the page's COPY statement, rendered by PostgreSQL's
- * `format()`: identifiers through `%I`, values through `%L`, the limit as an integer.
+ * A query's bound value as a `format()` argument: its text as `pg` sends it, cast to text by the server (binary
+ * values through `bytea`, so they arrive as the `\x…` text a bytea literal takes).
  */
-export const renderCopy = (page: PageQuery) =>
-  sql`select pg_catalog.format(${templateOf(page)}::text,
-    (select pg_catalog.string_agg('t.' || pg_catalog.quote_ident(u.c), ', ' order by u.o)
-       from unnest(${[...page.columns]}::text[]) with ordinality as u(c, o)),
-    ${page.table.schema}::text, ${page.table.table}::text, ${page.cursor ?? page.key}::text, ${page.key}::text,
-    ${page.upper}::text, ${page.after?.cursor ?? null}::text, ${page.after?.key ?? null}::text,
-    ${page.limit}::int, ${page.end?.cursor ?? null}::text, ${page.end?.key ?? null}::text,
-    ${page.lower ?? null}::text) as statement`
+const valueArgument = (value: unknown) => (ArrayBuffer.isView(value) ? sql`${value}::bytea::text` : sql`${value}::text`)
+
+const tidOf = (page: number | undefined) => sql`'(' || ${page ?? null}::bigint || ',0)'`
+
+/**
+ * A bound query whose single result is the text of the page's COPY statement, rendered by PostgreSQL's
+ * `format()`: identifiers through `%I`, values through `%L` (a query's bound values too), the limit as an
+ * integer. All arguments go in one `VARIADIC text[]`, so a query may bind any number of values.
+ */
+export const renderCopy = (page: PageQuery) => {
+  const table = isQuery(page.from) ? undefined : page.from
+  const args = [
+    sql`(select pg_catalog.string_agg('t.' || pg_catalog.quote_ident(u.c), ', ' order by u.o)
+       from unnest(${[...page.columns]}::text[]) with ordinality as u(c, o))`,
+    sql`${table?.schema ?? null}::text`,
+    sql`${table?.table ?? null}::text`,
+    sql`${page.cursor ?? page.key ?? null}::text`,
+    sql`${page.key ?? null}::text`,
+    sql`${page.upper}::text`,
+    sql`${page.after?.cursor ?? null}::text`,
+    sql`${page.after?.key ?? null}::text`,
+    sql`${page.limit}::int::text`,
+    sql`${page.end?.cursor ?? null}::text`,
+    sql`${page.end?.key ?? null}::text`,
+    sql`${page.lower ?? null}::text`,
+    tidOf(page.pages?.from),
+    tidOf(page.pages?.to),
+    ...(isQuery(page.from) ? page.from.query.values.map(valueArgument) : [])
+  ]
+  return sql`select pg_catalog.format(${templateOf(page)}::text, variadic array[${sql.join(args)}]::text[]) as statement`
+}
 
 /** The names the page boundary columns decode under (stripped from the records). */
 export const CURSOR_TEXT = "\u0000dm_cursor"

@@ -1,0 +1,171 @@
+// One page of a source stream: the COPY statement rendered by the server for the page's bounds, run on a client
+// inside the read's snapshot, its rows decoded with the codec (or kept as COPY text for an encoded batch), and
+// the page's last (cursor, key) as exact text — where the next page starts and what the checkpoint holds.
+import { Batch, ConnectorError } from "@data-mcp/core"
+import { Effect } from "effect"
+import type pg from "pg"
+import * as PostgresCodec from "../PostgresCodec.ts"
+import * as PostgresError from "../PostgresError.ts"
+import * as EncodedRows from "./encodedRows.ts"
+import * as Pool from "./pool.ts"
+import * as internal from "./source.ts"
+
+/** What does not change from page to page of one stream read. */
+export interface PageContext {
+  /** The source's name, for errors. */
+  readonly source: string
+  readonly client: pg.PoolClient
+  readonly from: internal.Relation
+  readonly columns: ReadonlyArray<PostgresCodec.Column>
+  readonly cursor: string | undefined
+  /** Absent: no keyset (a CTID range, or the whole relation). */
+  readonly key: string | undefined
+  readonly limit: number
+  /** Rows per group of COPY text rows handed over (see `groupRows`). */
+  readonly groupRows: number
+}
+
+/** Rows per undecoded group of a page, when the runner did not ask for COPY text (then: the batch size). */
+const GROUP_ROWS = 512
+
+/**
+ * Rows per group of a page: a batch's worth when the runner asked for COPY text (nothing decodes them), else
+ * small (each group decodes on its own, so decoded records are made and die a group at a time).
+ */
+export const groupRows = (encoded: boolean, batchRows: number): number =>
+  encoded ? batchRows : Math.min(GROUP_ROWS, batchRows)
+
+/** The bounds of one page (see `internal.PageQuery`). */
+export type PageBounds = Pick<internal.PageQuery, "upper" | "after" | "nulls" | "end" | "lower" | "pages">
+
+/**
+ * A page read: decoded records, or its rows as COPY text in groups that decode when first read; how many rows,
+ * and the last row's position (none when empty).
+ */
+export interface Page {
+  readonly records: ReadonlyArray<PostgresCodec.Row> | undefined
+  readonly groups: ReadonlyArray<Batch.Encoded> | undefined
+  /** With a keyset: the position of each group's last row (every group then ends at a checkpoint). */
+  readonly ends: ReadonlyArray<internal.PageStart> | undefined
+  readonly rows: number
+  readonly last: internal.PageStart | undefined
+}
+
+/** A page with no rows. */
+export const empty: Page = { records: [], groups: undefined, ends: undefined, rows: 0, last: undefined }
+
+/** A read failure: a malformed value (`CodecError`, not retryable) or a classified driver error. */
+export const failure =
+  (source: string) =>
+  (cause: unknown): ConnectorError.ConnectorError =>
+    cause instanceof PostgresCodec.CodecError
+      ? ConnectorError.make(source, "read", new ConnectorError.Unknown({ detail: cause.message, cause }))
+      : PostgresError.toConnectorError(cause, "read")
+
+/** Reads one page. */
+export const read = (context: PageContext, bounds: PageBounds): Effect.Effect<Page, ConnectorError.ConnectorError> =>
+  Effect.gen(function* () {
+    const { cursor, key, columns } = context
+    const hasCursor = cursor !== undefined
+    // Encoded pages read the boundary off the last row, when the key (and cursor) are among the columns read.
+    const keyIndex = key === undefined ? -1 : columns.findIndex((c) => c.name === key)
+    const cursorIndex = hasCursor ? columns.findIndex((c) => c.name === cursor) : keyIndex
+    // Pages are read as COPY text whenever the boundary can be read off the last row (the key, and the cursor,
+    // are among the columns read), and handed over undecoded in groups that decode when something reads their
+    // records: records are made (and die) a group at a time, not a page at a time; with COPY text asked for, never.
+    const direct = key === undefined || (keyIndex >= 0 && cursorIndex >= 0)
+    const rendered = yield* Pool.query<{ statement: string }>(
+      context.client,
+      internal.renderCopy({
+        from: context.from,
+        columns: columns.map((c) => c.name),
+        cursor,
+        key,
+        limit: context.limit,
+        withoutBoundary: direct,
+        ...bounds
+      }),
+      "read"
+    )
+    const statement = rendered.rows[0]!.statement
+    const position = (cursorText: string | null | undefined, keyText: string): internal.PageStart =>
+      hasCursor ? { cursor: bounds.nulls === true ? null : (cursorText ?? null), key: keyText } : { key: keyText }
+    if (direct)
+      return yield* Effect.tryPromise({
+        try: async (): Promise<Page> => {
+          const chunks = await internal.copyChunks(context.client, statement)
+          const encodedColumns = columns.map((c) => ({ name: c.name, type: String(c.oid) }))
+          const split = EncodedRows.groupRows(chunks, context.groupRows)
+          const groups = split.map(
+            (g): Batch.Encoded => ({
+              format: EncodedRows.COPY_TEXT,
+              columns: encodedColumns,
+              rows: g.rows,
+              chunks: g.chunks
+            })
+          )
+          const rows = groups.reduce((n, g) => n + g.rows, 0)
+          if (rows === 0 || key === undefined)
+            return { records: undefined, groups, ends: undefined, rows, last: undefined }
+          // Every group ends at a row, so its last row is a position.
+          const ends = split.map((g) => {
+            const [cursorText, keyText] = EncodedRows.lastRowFields(g.chunks, columns.length, [cursorIndex, keyIndex])
+            return position(cursorText, keyText!)
+          })
+          return { records: undefined, groups, ends, rows, last: ends.at(-1) }
+        },
+        catch: failure(context.source)
+      })
+    // The boundary columns are kept aside by the decoder (last row only), never put on the records.
+    const boundary: Array<PostgresCodec.Column> =
+      key === undefined
+        ? []
+        : [
+            ...(hasCursor ? [{ name: internal.CURSOR_TEXT, oid: PostgresCodec.Oid.text }] : []),
+            { name: internal.KEY_TEXT, oid: PostgresCodec.Oid.text }
+          ]
+    const { rows: records, aside } = yield* Effect.tryPromise({
+      try: () => internal.copyRows(context.client, statement, [...columns, ...boundary], boundary.length),
+      catch: failure(context.source)
+    })
+    const last =
+      records.length === 0 || key === undefined
+        ? undefined
+        : hasCursor
+          ? position(aside[0] as string, aside[1] as string)
+          : position(undefined, aside[0] as string)
+    return { records, groups: undefined, ends: undefined, rows: records.length, last }
+  })
+
+/**
+ * The batches of a page: its records, or one per group of COPY text rows (decoded on first read; a malformed value
+ * is a typed error thrown to whoever reads them). With a keyset every group carries the checkpoint at its last
+ * row; else only the last one carries it (at `final`). `checkpointAt` records and returns the checkpoint of a
+ * position: it is called in order, `final` last. A page with no rows is one empty batch with the checkpoint.
+ */
+export const toBatches = <C, P>(
+  source: string,
+  page: Page,
+  stream: string,
+  checkpointAt: (position: internal.PageStart | P) => C,
+  final: internal.PageStart | P
+): ReadonlyArray<Batch.Batch<PostgresCodec.Row, C>> => {
+  const groups = page.groups
+  if (groups === undefined || groups.length === 0)
+    return [Batch.make<PostgresCodec.Row, C>(page.records ?? [], { stream, checkpoint: checkpointAt(final) })]
+  const decode = (group: Batch.Encoded) => () => {
+    try {
+      return EncodedRows.decode(group)
+    } catch (cause) {
+      throw failure(source)(cause)
+    }
+  }
+  const last = groups.length - 1
+  return groups.map((group, i) =>
+    Batch.makeEncoded<PostgresCodec.Row, C>(group, {
+      decode: decode(group),
+      stream,
+      checkpoint: i === last ? checkpointAt(final) : page.ends === undefined ? undefined : checkpointAt(page.ends[i]!)
+    })
+  )
+}
