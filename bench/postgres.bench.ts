@@ -17,7 +17,8 @@
 //   pass      the same pipeline with no transform.
 // Measured per path: wall time → rows/s; `process.cpuUsage()` delta (user + system, all Node threads) → µs per row.
 // Reported: medians over rounds, ratios vs R1 and R2, and a JSON line. Then the peak RSS of the data-mcp map path
-// for 1M and 5M rows, each in a fresh child process with its own source table (uncapped heap).
+// for 1M and 5M rows: the median of three fresh child processes each (BENCH_RSS_RUNS), each with its own source
+// table, running this file bundled by esbuild under plain node (uncapped heap; no TypeScript loader).
 //
 // Env: BENCH_ROWS (default 1,000,000), BENCH_ROUNDS (default 3), BENCH_RSS=0 skips the RSS children, BENCH_PATHS
 // (a subset of R1,R2,map,pass, for profiling; prints no ratios),
@@ -244,17 +245,45 @@ const measure = async (path: PathName, source: string, n: number): Promise<Sampl
 
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
-const peakRss = (n: number): number => {
-  const out = execFileSync(
-    process.execPath,
-    [...process.execArgv, fileURLToPath(import.meta.url), "--rss", String(n)],
-    {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "inherit"]
-    }
-  )
+// The RSS children run this file bundled to plain JavaScript (our packages from source, dependencies from
+// node_modules) under plain `node`: the TypeScript loader (tsx) alone adds about 80 MiB to a process's RSS.
+let bundled: string | undefined
+const bundle = async (): Promise<string> => {
+  if (bundled !== undefined) return bundled
+  const { build } = await import("esbuild")
+  const out = fileURLToPath(new URL("../node_modules/.cache/data-mcp-bench/postgres.bench.mjs", import.meta.url))
+  await build({
+    entryPoints: [fileURLToPath(import.meta.url)],
+    outfile: out,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    conditions: ["@data-mcp/source"],
+    // Everything bundled, our packages from source; pg's optional native binding stays out.
+    external: ["pg-native"],
+    // Bundled CommonJS dependencies require Node's built-in modules.
+    banner: { js: 'import { createRequire } from "node:module"; const require = createRequire(import.meta.url);' },
+    logLevel: "error"
+  })
+  bundled = out
+  return out
+}
+
+const peakRss = async (n: number): Promise<number> => {
+  const out = execFileSync(process.execPath, ["--expose-gc", await bundle(), "--rss", String(n)], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"]
+  })
   const line = out.trim().split("\n").at(-1) ?? ""
   return Number(JSON.parse(line).maxRssBytes)
+}
+
+/** The median peak RSS of `RSS_RUNS` fresh children (a single peak varies by ±10% with GC timing). */
+const medianPeakRss = async (n: number): Promise<number> => {
+  const peaks: Array<number> = []
+  for (let i = 0; i < Number(env.BENCH_RSS_RUNS ?? 3); i++) peaks.push(await peakRss(n))
+  return median(peaks)
 }
 
 const rssChild = async (n: number) => {
@@ -332,8 +361,8 @@ const main = async () => {
   let rss: { small: number; large: number; smallRows: number; largeRows: number } | undefined
   if (env.BENCH_RSS !== "0") {
     const [smallRows, largeRows] = (env.BENCH_RSS_ROWS ?? "1000000,5000000").split(",").map(Number) as [number, number]
-    const small = peakRss(smallRows)
-    const large = peakRss(largeRows)
+    const small = await medianPeakRss(smallRows)
+    const large = await medianPeakRss(largeRows)
     rss = { small, large, smallRows, largeRows }
     const mib = (x: number) => `${(x / 2 ** 20).toFixed(0)} MiB`
     console.log(
