@@ -65,6 +65,14 @@ export const idempotencyKey = (parts: {
     .slice(0, 48)}`
 
 /**
+ * The options `make` takes (`RestConfig.SinkConfig`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Options = RestConfig.SinkConfig
+
+/**
  * Makes the REST sink from a decoded config.
  *
  * **Example** (Batches of 100 with idempotency keys)

@@ -39,6 +39,14 @@ export const Checkpoint = Schema.Struct({
 export type Checkpoint = typeof Checkpoint.Type
 
 /**
+ * The options `make` takes (`RestConfig.SourceConfig`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Options = RestConfig.SourceConfig
+
+/**
  * A record: a JSON object as the API returned it.
  *
  * @category models

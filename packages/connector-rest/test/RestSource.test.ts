@@ -1,46 +1,15 @@
 import { RestSource } from "@data-mcp/connector-rest"
-import { Memory, Pipeline, type RunEvent, Runner, RunStore } from "@data-mcp/core"
+import { Memory } from "@data-mcp/core"
 import { FaultInjection } from "@data-mcp/core/testing"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, type Scope } from "effect"
+import { Effect, Exit } from "effect"
 import * as TestApi from "./server.ts"
+import { assertOnce, provide, run } from "./utils.ts"
+
+const ids = (records: ReadonlyArray<unknown>) => records.map((r) => (r as { id: string }).id)
 
 // Reads from a real loopback HTTP server through undici. The runner does the retries, so Retry-After is proved
 // by the delay of its RetryScheduled events, and exactly-once by the record ids the sink received.
-
-type R = { readonly id: string; readonly updated_at: string }
-
-const run = (
-  source: ReturnType<typeof RestSource.make>,
-  name: string,
-  sink = Memory.sink<unknown>({ transactional: true })
-) =>
-  Effect.gen(function* () {
-    const pipeline = Pipeline.make({
-      name,
-      version: "1.0.0",
-      description: "rest test",
-      source,
-      sink: sink.sink,
-      options: { retry: { initialDelayMs: 1, maxDelayMs: 5, maxAttempts: 4 }, batch: { rows: 1000, maxWaitMs: 20 } }
-    })
-    const exit = yield* Effect.exit(Runner.run(pipeline, {}))
-    const runs = yield* RunStore.RunStore.use((s) => s.list({ pipeline: name }))
-    const events: ReadonlyArray<RunEvent.RunEvent> =
-      runs.runs[0] === undefined ? [] : yield* RunStore.RunStore.use((s) => s.events(runs.runs[0]!.id))
-    return { exit, sink, events }
-  })
-
-const provide = <A, E>(effect: Effect.Effect<A, E, Runner.Runner | RunStore.RunStore | Scope.Scope>) =>
-  effect.pipe(Effect.scoped, Effect.provide(Runner.layerMemory({ purgeIntervalMs: 0 })))
-
-const ids = (records: ReadonlyArray<unknown>) => records.map((r) => (r as R).id)
-
-const assertOnce = (expected: number, got: ReadonlyArray<unknown>) => {
-  const seen = ids(got)
-  assert.strictEqual(new Set(seen).size, seen.length, "no duplicates")
-  assert.strictEqual(seen.length, expected, "no loss")
-}
 
 const sourceFor = (
   url: string,
@@ -93,9 +62,9 @@ describe("RestSource over loopback", () => {
       Effect.gen(function* () {
         const data = TestApi.records(42)
         const server = yield* TestApi.serve(TestApi.api(() => data, "none", 0))
-        const { exit, sink } = yield* run(sourceFor(server.url, "none"), "p_none")
+        const { exit, records } = yield* run(sourceFor(server.url, "none"), "p_none")
         assert.isTrue(Exit.isSuccess(exit))
-        assertOnce(42, sink.records())
+        assertOnce(42, records)
         assert.strictEqual(server.log.length, 1)
       })
     )
@@ -124,9 +93,9 @@ describe("RestSource over loopback", () => {
             }
           )
         )
-        const { exit, sink, events } = yield* run(sourceFor(server.url, "offset"), "p_retry_after")
+        const { exit, records, events } = yield* run(sourceFor(server.url, "offset"), "p_retry_after")
         assert.isTrue(Exit.isSuccess(exit))
-        assertOnce(500, sink.records())
+        assertOnce(500, records)
         const delays = events.flatMap((e) => (e._tag === "RetryScheduled" ? [e.delayMs] : []))
         assert.strictEqual(delays.length, 2)
         // the policy's own delays are at most 5 ms here: these come from the server
@@ -158,9 +127,9 @@ describe("RestSource over loopback", () => {
             }
           )
         )
-        const { exit, sink, events } = yield* run(sourceFor(server.url, "cursor", { timeoutMs: 300 }), "p_transient")
+        const { exit, records, events } = yield* run(sourceFor(server.url, "cursor", { timeoutMs: 300 }), "p_transient")
         assert.isTrue(Exit.isSuccess(exit), String(Exit.isFailure(exit) ? exit.cause : ""))
-        assertOnce(700, sink.records())
+        assertOnce(700, records)
         const retried = events.flatMap((e) => (e._tag === "RetryScheduled" ? [e.error] : []))
         assert.strictEqual(retried.length, 5)
         assert.match(retried[0]!, /ConnectionError.*HTTP 502/)
@@ -209,9 +178,9 @@ describe("RestSource over loopback", () => {
             (_req, res, n) => (n === 3 ? TestApi.sendRaw(res, 200, '{"data": {"items": [{"id"') : false)
           )
         )
-        const { exit, sink, events } = yield* run(sourceFor(server.url, "page"), "p_malformed")
+        const { exit, records, events } = yield* run(sourceFor(server.url, "page"), "p_malformed")
         assert.isTrue(Exit.isSuccess(exit))
-        assertOnce(400, sink.records())
+        assertOnce(400, records)
         const retried = events.flatMap((e) => (e._tag === "RetryScheduled" ? [e.error] : []))
         assert.strictEqual(retried.length, 1)
         assert.match(retried[0]!, /GET \/items: the response body is not valid JSON/)
@@ -244,9 +213,9 @@ describe("RestSource over loopback", () => {
         const server = yield* TestApi.serve((_req, res) =>
           TestApi.sendJson(res, 200, { data: { items: [{ id: "a" }, 42, null, { id: "b" }, ["x"]] } })
         )
-        const { exit, sink } = yield* run(sourceFor(server.url, "none"), "p_dead")
+        const { exit, records } = yield* run(sourceFor(server.url, "none"), "p_dead")
         assert.isTrue(Exit.isSuccess(exit))
-        assert.deepStrictEqual(ids(sink.records()), ["a", "b"])
+        assert.deepStrictEqual(ids(records), ["a", "b"])
         assert.strictEqual(Exit.isSuccess(exit) ? exit.value.deadLetters : -1, 3)
       })
     )
