@@ -122,7 +122,7 @@ export const make = (config: RestConfig.SinkConfig): Sink.Sink<unknown> => {
                 size === undefined
                   ? json(records[0])
                   : json(config.wrap === undefined ? records : { [config.wrap]: records })
-              const headers: Record<string, string> = { ...config.headers }
+              const headers: Record<string, string> = {}
               if (keyHeader !== undefined) {
                 headers[keyHeader] = idempotencyKey({
                   pipeline: open.pipeline,

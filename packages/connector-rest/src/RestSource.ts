@@ -79,7 +79,8 @@ export const settingsOf = (config: RestConfig.SourceConfig | RestConfig.SinkConf
     },
     rate: config.rateLimit,
     limiters: new Map(),
-    auth: Auth.make(config.auth, connector)
+    auth: Auth.make(config.auth, connector),
+    headers: config.headers
   }
 }
 

@@ -21,6 +21,8 @@ export interface Settings {
   /** Token buckets by host, shared by every run of the instance. */
   readonly limiters: Map<string, RateLimiter.RateLimiter>
   readonly auth?: Auth.Authenticator | undefined
+  /** Headers every request sends (the config's `headers`). */
+  readonly headers?: Readonly<Record<string, string>> | undefined
 }
 
 /** A request: absolute URL, method, headers and an optional body. */
@@ -194,6 +196,7 @@ const make = (settings: Settings, agent: Agent): Client => {
           const headers: Record<string, string> = {
             accept: "application/json",
             ...(request.body === undefined ? {} : { "content-type": "application/json" }),
+            ...(request.anonymous === true ? {} : settings.headers),
             ...request.headers
           }
           const target = new URL(url)
