@@ -180,11 +180,11 @@ export const make = (config: RestConfig.SourceConfig): Source.Source<Record | So
       const request = Http.label("GET", url)
       let body: unknown
       try {
-        body = JSON.parse(response.body.toString("utf8"))
+        body = JSON.parse(response.body)
       } catch (cause) {
         return yield* fail(
           new ConnectorError.Unknown({
-            detail: `${request}: the response body is not valid JSON (${response.body.length} bytes; ${cause instanceof SyntaxError ? cause.message.replace(/"[^"]*"/g, "…") : "parse error"})`,
+            detail: `${request}: the response body is not valid JSON (${Buffer.byteLength(response.body)} bytes; ${cause instanceof SyntaxError ? cause.message.replace(/"[^"]*"/g, "…") : "parse error"})`,
             transient: true
           })
         )

@@ -230,6 +230,20 @@ describe("RestSource over loopback", () => {
         const { exit } = yield* run(sourceFor(server.url, "none", { maxResponseBytes: 1024 }), "p_large")
         assert.isTrue(Exit.isFailure(exit))
         assert.include(String(Exit.isFailure(exit) ? exit.cause : ""), "over maxResponseBytes (1024)")
+        // with a declared Content-Length the body is refused before it is read
+        const body = JSON.stringify({ data: { items: TestApi.records(200) } })
+        const declared = yield* TestApi.serve((_req, res) =>
+          res
+            .writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
+            .end(body)
+        )
+        const second = yield* run(sourceFor(declared.url, "none", { maxResponseBytes: 1024 }), "p_large_declared")
+        assert.include(
+          String(Exit.isFailure(second.exit) ? second.exit.cause : ""),
+          `response body of ${Buffer.byteLength(body)} bytes`
+        )
+        const fits = yield* run(sourceFor(declared.url, "none"), "p_large_fits")
+        assert.strictEqual(fits.records.length, 200)
       })
     )
   )

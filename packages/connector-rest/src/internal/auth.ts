@@ -61,7 +61,7 @@ const oauth2 = (config: typeof RestConfig.OAuth2Auth.Type, connector: string): A
       yield* Http_expectOk(connector, response)
       let parsed: unknown
       try {
-        parsed = JSON.parse(response.body.toString("utf8"))
+        parsed = JSON.parse(response.body)
       } catch {
         return yield* failAuth(`POST ${tokenUrl.pathname} returned a body that is not JSON`)
       }

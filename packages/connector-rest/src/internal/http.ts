@@ -35,11 +35,11 @@ export interface Request {
   readonly anonymous?: boolean | undefined
 }
 
-/** A response with its whole body. `url` is the last hop's URL (after redirects). */
+/** A response with its whole body (as text). `url` is the last hop's URL (after redirects). */
 export interface Response {
   readonly status: number
   readonly headers: Readonly<Record<string, string | Array<string> | undefined>>
-  readonly body: Buffer
+  readonly body: string
   readonly url: URL
 }
 
@@ -66,22 +66,37 @@ class TooLarge extends Error {
   readonly code = "DATA_MCP_RESPONSE_TOO_LARGE"
 }
 
+/**
+ * The body as text, never more than `limit` bytes: with a declared length (which undici enforces) it is read in
+ * one go by undici's fast path; without one, it is streamed and counted.
+ */
 const readBody = async (
-  body: AsyncIterable<Buffer> & { destroy: (e?: Error) => unknown },
+  body: AsyncIterable<Buffer> & {
+    destroy: (e?: Error) => unknown
+    on: (event: "error", listener: () => void) => unknown
+    text: () => Promise<string>
+  },
+  declared: number,
   limit: number
-): Promise<Buffer> => {
+): Promise<string> => {
+  if (declared > limit) {
+    body.on("error", () => undefined) // the abort this causes is expected; the TooLarge below reports it
+    body.destroy()
+    throw new TooLarge(`response body of ${declared} bytes`)
+  }
+  if (Number.isFinite(declared)) return body.text()
   const chunks: Array<Buffer> = []
   let size = 0
   for await (const chunk of body) {
     size += chunk.length
     if (size > limit) {
-      const error = new TooLarge(`response body over ${limit} bytes`)
+      const error = new TooLarge("response body")
       body.destroy(error)
       throw error
     }
     chunks.push(chunk)
   }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)
+  return Buffer.concat(chunks, size).toString("utf8")
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
@@ -122,11 +137,7 @@ const make = (settings: Settings, agent: Agent): Client => {
           signal
         })
         const declared = Number(response.headers["content-length"] ?? Number.NaN)
-        if (declared > settings.maxResponseBytes) {
-          response.body.destroy()
-          throw new TooLarge(`response body of ${declared} bytes`)
-        }
-        const body = await readBody(response.body, settings.maxResponseBytes)
+        const body = await readBody(response.body, declared, settings.maxResponseBytes)
         return { status: response.statusCode, headers: response.headers, body, url: request.url } satisfies Response
       },
       catch: (cause) => cause
