@@ -81,6 +81,8 @@ export const OAuth2Auth = Schema.Struct({
 export const Auth = Schema.Union([BearerAuth, ApiKeyAuth, BasicAuth, OAuth2Auth])
 
 /**
+ * A decoded `auth` option.
+ *
  * @category models
  * @since 0.1.0
  */
@@ -170,6 +172,8 @@ export const Pagination = Schema.Union([
 ])
 
 /**
+ * A decoded `pagination` option.
+ *
  * @category models
  * @since 0.1.0
  */
@@ -285,6 +289,8 @@ export const SourceConfig = Schema.Struct({
 })
 
 /**
+ * The decoded options of the REST source.
+ *
  * @category models
  * @since 0.1.0
  */
@@ -316,6 +322,8 @@ export const SinkConfig = Schema.Struct({
 })
 
 /**
+ * The decoded options of the REST sink.
+ *
  * @category models
  * @since 0.1.0
  */

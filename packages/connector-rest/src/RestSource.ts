@@ -33,6 +33,8 @@ export const Checkpoint = Schema.Struct({
 })
 
 /**
+ * A decoded source position.
+ *
  * @category models
  * @since 0.1.0
  */
@@ -54,7 +56,12 @@ export type Options = RestConfig.SourceConfig
  */
 export type Record = { readonly [key: string]: unknown }
 
-/** The record URL a source instance starts at: `baseUrl` + `path` + `query`. */
+/**
+ * The URL a source reads first or a sink writes to: `baseUrl` + `path` + `query`.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
 export const baseRequestUrl = (config: RestConfig.SourceConfig | RestConfig.SinkConfig): URL => {
   const base = config.baseUrl.endsWith("/") ? config.baseUrl.slice(0, -1) : config.baseUrl
   const path =
@@ -64,7 +71,13 @@ export const baseRequestUrl = (config: RestConfig.SourceConfig | RestConfig.Sink
   return url
 }
 
-/** The client settings of a config (shared by every run of the instance). */
+/**
+ * The transport settings of a config: timeouts, limits, the SSRF policy, the per-host token buckets and the
+ * authenticator, shared by every run of one source or sink instance.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
 export const settingsOf = (config: RestConfig.SourceConfig | RestConfig.SinkConfig): Http.Settings => {
   const connector = config.name ?? RestConfig.defaults.name
   return {
@@ -80,6 +93,7 @@ export const settingsOf = (config: RestConfig.SourceConfig | RestConfig.SinkConf
     rate: config.rateLimit,
     limiters: new Map(),
     auth: Auth.make(config.auth, connector),
+    secretQuery: config.auth?.type === "apiKey" && config.auth.in === "query" ? config.auth.name : undefined,
     headers: config.headers
   }
 }
@@ -127,7 +141,7 @@ export const make = (config: RestConfig.SourceConfig): Source.Source<Record | So
   const stream = config.stream ?? RestConfig.defaults.stream
   const start = baseRequestUrl(config)
   const incremental = config.incremental
-  const secretQuery = config.auth?.type === "apiKey" && config.auth.in === "query" ? config.auth.name : undefined
+  const secretQuery = settings.secretQuery
 
   /** A next URL as stored in a checkpoint: never with an API key in its query. */
   const storable = (url: URL): string => {

@@ -86,4 +86,26 @@ describe("connector definitions", () => {
       })
     )
   )
+
+  it.live("check: a reachable endpoint with good credentials passes; refused credentials fail", () =>
+    Effect.gen(function* () {
+      const server = yield* TestApi.serve((request, res) =>
+        request.headers.authorization === "Bearer ok"
+          ? TestApi.sendJson(res, 200, { data: [] })
+          : TestApi.sendJson(res, 401, {})
+      )
+      const config = (token: string) => ({
+        baseUrl: server.url,
+        path: "/items",
+        auth: { type: "bearer", token: Redacted.make(token) } as const,
+        allowPrivateNetworks: true
+      })
+      yield* rest.check!({ role: "source", config: config("ok") })
+      yield* rest.check!({ role: "sink", config: config("ok") })
+      const refused = yield* Effect.flip(rest.check!({ role: "source", config: config("bad") }))
+      assert.strictEqual(refused.reason._tag, "AuthenticationError")
+      const sinkRefused = yield* Effect.flip(rest.check!({ role: "sink", config: config("bad") }))
+      assert.strictEqual(sinkRefused.reason._tag, "AuthenticationError")
+    })
+  )
 })

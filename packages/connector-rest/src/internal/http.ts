@@ -21,6 +21,8 @@ export interface Settings {
   /** Token buckets by host, shared by every run of the instance. */
   readonly limiters: Map<string, RateLimiter.RateLimiter>
   readonly auth?: Auth.Authenticator | undefined
+  /** A query parameter holding a secret (an API key): dropped when a redirect leaves the origin. */
+  readonly secretQuery?: string | undefined
   /** Headers every request sends (the config's `headers`). */
   readonly headers?: Readonly<Record<string, string>> | undefined
 }
@@ -194,6 +196,7 @@ const make = (settings: Settings, agent: Agent): Client => {
           currentHeaders = Object.fromEntries(
             Object.entries(currentHeaders).filter(([k]) => !/^(authorization|cookie|proxy-authorization)$/i.test(k))
           )
+          if (settings.secretQuery !== undefined) next.searchParams.delete(settings.secretQuery)
         }
         current = toGet ? { method: "GET", url: next } : { ...current, url: next }
       }
