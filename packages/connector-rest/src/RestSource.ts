@@ -113,6 +113,8 @@ interface Page {
   readonly records: ReadonlyArray<Record | Source.InvalidRecord>
   readonly next: Option.Option<number | string>
   readonly high: string | undefined
+  /** The body's size: the runner batches by bytes without estimating them again. */
+  readonly bytes: number
 }
 
 /**
@@ -211,11 +213,14 @@ export const make = (config: RestConfig.SourceConfig): Source.Source<Record | So
           })
         )
       }
-      const records: Array<Record | Source.InvalidRecord> = []
+      // The array is used as it is when every item is an object (the usual case); only a page with a bad item
+      // is copied, with invalid-record placeholders in place of the bad ones.
+      let records = found as Array<Record | Source.InvalidRecord>
       let highest = high
       for (let i = 0; i < found.length; i++) {
         const item: unknown = found[i]
         if (typeof item !== "object" || item === null || Array.isArray(item)) {
+          if (records === found) records = found.slice(0, i)
           records.push(
             Source.invalidRecord(
               `record ${i} of ${request} is ${Json.kindOf(item)}, not an object`,
@@ -225,10 +230,12 @@ export const make = (config: RestConfig.SourceConfig): Source.Source<Record | So
           continue
         }
         if (incremental !== undefined) highest = higher(highest, Json.select(item, incremental.field))
-        records.push(item as Record)
+        if (records !== found) records.push(item as Record)
       }
       const next = yield* nextPosition(position, found.length, body, response, request)
-      return { records, next, high: highest } satisfies Page
+      const declared = Number(response.headers["content-length"])
+      const bytes = Number.isFinite(declared) ? declared : Buffer.byteLength(response.body)
+      return { records, next, high: highest, bytes } satisfies Page
     })
 
   const nextPosition = (
@@ -314,7 +321,7 @@ export const make = (config: RestConfig.SourceConfig): Source.Source<Record | So
               const checkpoint: Checkpoint = Option.isSome(page.next)
                 ? { page: page.next.value, ...mark(page.high) }
                 : { done: true, ...(incremental !== undefined && page.high !== undefined ? { high: page.high } : {}) }
-              const batch = Batch.make(page.records, { stream, checkpoint })
+              const batch = Batch.make(page.records, { stream, checkpoint, bytes: page.bytes })
               return [[batch], Option.map(page.next, (position) => ({ position, high: page.high }))] as const
             })
         )
