@@ -113,47 +113,53 @@ describe("RestSink over loopback", () => {
     )
   )
 
-  it.live("without Idempotency-Key, a write that times out or gets a 504 fails with DeliveryUnknown, not retried", () =>
-    provide(
-      Effect.gen(function* () {
-        for (const [name, fault] of [
-          ["timeout", (_r: TestApi.Logged, _res: unknown, n: number) => n === 2],
-          [
-            "gateway",
-            (_r: TestApi.Logged, res: Parameters<TestApi.Handler>[1], n: number) =>
-              n === 2 && TestApi.sendJson(res, 504, {})
-          ]
-        ] as const) {
-          const api = ingest(fault as Fault)
+  it.live(
+    "without Idempotency-Key, a write that times out, is reset or gets a 504 fails with DeliveryUnknown, not retried",
+    () =>
+      provide(
+        Effect.gen(function* () {
+          for (const [name, fault] of [
+            ["timeout", (_r: TestApi.Logged, _res: unknown, n: number) => n === 2],
+            [
+              "gateway",
+              (_r: TestApi.Logged, res: Parameters<TestApi.Handler>[1], n: number) =>
+                n === 2 && TestApi.sendJson(res, 504, {})
+            ],
+            [
+              "reset",
+              (_r: TestApi.Logged, res: Parameters<TestApi.Handler>[1], n: number) => n === 2 && TestApi.reset(res)
+            ]
+          ] as const) {
+            const api = ingest(fault as Fault)
+            const server = yield* TestApi.serve(api.handler)
+            const { exit, events } = yield* run(
+              Memory.source(records, { batchSize: 50 }),
+              `sink_unknown_${name}`,
+              sink(server.url, { idempotencyKey: false, timeoutMs: 300 }),
+              50
+            )
+            assert.isTrue(Exit.isFailure(exit))
+            const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.findErrorOption(exit.cause)) : undefined
+            assert.isTrue(RestError.isDeliveryUnknown(error), String(error))
+            assert.include(String(error), "delivery unknown")
+            const unanswered = server.log[1]!.body
+            assert.strictEqual(server.log.filter((r) => r.body === unanswered).length, 1, "not retried")
+            assert.isFalse(events.some((e) => e._tag === "RetryScheduled"))
+            assert.isUndefined(server.log[0]!.headers["idempotency-key"])
+          }
+          // a 503 means the API did not take the write: retried even without a key
+          const api = ingest((_r, res, n) => n === 2 && TestApi.sendJson(res, 503, {}))
           const server = yield* TestApi.serve(api.handler)
-          const { exit, events } = yield* run(
+          const { exit } = yield* run(
             Memory.source(records, { batchSize: 50 }),
-            `sink_unknown_${name}`,
-            sink(server.url, { idempotencyKey: false, timeoutMs: 300 }),
+            "sink_503",
+            sink(server.url, { idempotencyKey: false, batchSize: 50 }),
             50
           )
-          assert.isTrue(Exit.isFailure(exit))
-          const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.findErrorOption(exit.cause)) : undefined
-          assert.isTrue(RestError.isDeliveryUnknown(error), String(error))
-          assert.include(String(error), "delivery unknown")
-          const unanswered = server.log[1]!.body
-          assert.strictEqual(server.log.filter((r) => r.body === unanswered).length, 1, "not retried")
-          assert.isFalse(events.some((e) => e._tag === "RetryScheduled"))
-          assert.isUndefined(server.log[0]!.headers["idempotency-key"])
-        }
-        // a 503 means the API did not take the write: retried even without a key
-        const api = ingest((_r, res, n) => n === 2 && TestApi.sendJson(res, 503, {}))
-        const server = yield* TestApi.serve(api.handler)
-        const { exit } = yield* run(
-          Memory.source(records, { batchSize: 50 }),
-          "sink_503",
-          sink(server.url, { idempotencyKey: false, batchSize: 50 }),
-          50
-        )
-        assert.isTrue(Exit.isSuccess(exit))
-        assertOnce(200, api.stored)
-      })
-    )
+          assert.isTrue(Exit.isSuccess(exit))
+          assertOnce(200, api.stored)
+        })
+      )
   )
 
   it.live("one record per request: a record refused with 422 becomes a dead letter", () =>

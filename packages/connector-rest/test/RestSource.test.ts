@@ -248,6 +248,38 @@ describe("RestSource over loopback", () => {
     )
   )
 
+  it.live("incremental: a run resumed mid-pass keeps the pass's since and moves the mark only at the end", () =>
+    provide(
+      Effect.gen(function* () {
+        const data = TestApi.records(300)
+        const server = yield* TestApi.serve(TestApi.api(() => data, "page", 50))
+        const source = sourceFor(server.url, "page", {
+          pagination: TestApi.pagination("page", 50),
+          incremental: { param: "updated_since", field: "updated_at", initial: data[99]!.updated_at }
+        })
+        const sink = Memory.sink<unknown>({ transactional: true })
+        const [failing] = FaultInjection.source(source, { on: 2, kind: "fatal", when: "after" })
+        const first = yield* run(failing, "p_incremental_resume", sink)
+        assert.isTrue(Exit.isFailure(first.exit))
+        const partial = sink.records().length
+        assert.isAbove(partial, 0)
+        const before = server.log.length
+        const second = yield* run(source, "p_incremental_resume", sink)
+        assert.isTrue(Exit.isSuccess(second.exit))
+        // every request of the pass sent the initial value, the resumed ones too
+        for (const request of server.log) assert.strictEqual(request.query.get("updated_since"), data[99]!.updated_at)
+        assert.strictEqual(
+          server.log[before]!.query.get("page"),
+          String(partial / 50 + 1),
+          "resumed at the first unwritten page"
+        )
+        assertOnce(200, sink.records())
+        const summary = Exit.isSuccess(second.exit) ? second.exit.value : undefined
+        assert.deepStrictEqual(summary?.checkpointTo, { done: true, high: data[299]!.updated_at })
+      })
+    )
+  )
+
   it.live("incremental: the next run sends the high-water mark and reads only newer records", () =>
     provide(
       Effect.gen(function* () {
