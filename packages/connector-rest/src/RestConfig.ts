@@ -313,6 +313,12 @@ export const SinkConfig = Schema.Struct({
   wrap: Schema.optionalKey(
     NonEmpty.annotate({ description: 'Send a batch as {"<wrap>": [...]} instead of a bare array.' })
   ),
+  onBatchRejected: Schema.optionalKey(
+    Schema.Literals(["fail", "split"]).annotate({
+      description:
+        'When the API refuses a batch with 400/409/422: "fail" the write (default), or "split" it and send its records one by one, refused ones becoming dead letters (only for APIs that apply a refused batch not at all).'
+    })
+  ),
   idempotencyKey: Schema.optionalKey(
     Schema.Union([Schema.Boolean, NonEmpty]).annotate({
       description:

@@ -46,7 +46,7 @@ export const idempotencyKey = (parts: {
   readonly stream: string
   readonly checkpointFrom: unknown
   readonly checkpointTo: unknown
-  readonly part: number
+  readonly part: number | string
   readonly body: string
 }): string =>
   `dm-${createHash("sha256")
@@ -115,13 +115,11 @@ export const make = (config: RestConfig.SinkConfig): Sink.Sink<unknown> => {
             const parts = size === undefined ? batch.records.length : Math.ceil(batch.records.length / size)
             let written = 0
             const rejected: Array<{ index: number; reason: string }> = []
-            for (let part = 0; part < parts; part++) {
-              const records =
-                size === undefined ? [batch.records[part]] : batch.records.slice(part * size, (part + 1) * size)
-              const body =
-                size === undefined
-                  ? json(records[0])
-                  : json(config.wrap === undefined ? records : { [config.wrap]: records })
+            /** Sends one request of `records`; `part` names its place in the batch (and its idempotency key). */
+            const post = (records: ReadonlyArray<unknown>, single: boolean, part: string) => {
+              const body = single
+                ? json(records[0])
+                : json(config.wrap === undefined ? records : { [config.wrap]: records })
               const headers: Record<string, string> = {}
               if (keyHeader !== undefined) {
                 headers[keyHeader] = idempotencyKey({
@@ -143,25 +141,48 @@ export const make = (config: RestConfig.SinkConfig): Sink.Sink<unknown> => {
                     cause: new RestError.DeliveryUnknown({ request, records: records.length, outcome })
                   })
                 )
-              const response = yield* client
-                .send({ method, url, headers, body }, "write")
-                .pipe(
-                  Effect.mapError((error) =>
-                    keyHeader === undefined && ambiguous(error, undefined) ? unknownDelivery(error.reason._tag) : error
-                  )
+              return client.send({ method, url, headers, body }, "write").pipe(
+                Effect.mapError((error) =>
+                  keyHeader === undefined && ambiguous(error, undefined) ? unknownDelivery(error.reason._tag) : error
+                ),
+                Effect.flatMap((response) =>
+                  keyHeader === undefined && (response.status === 502 || response.status === 504)
+                    ? Effect.fail(unknownDelivery(`HTTP ${response.status}`))
+                    : Effect.succeed(response)
                 )
+              )
+            }
+            /** Writes records; a refused one becomes a dead letter at `index`. */
+            const accept = (response: Http.Response, count: number, index: number | undefined) => {
               if (response.status >= 200 && response.status < 300) {
-                written += records.length
+                written += count
+                return Effect.void
+              }
+              if (index !== undefined && REJECTS.has(response.status)) {
+                rejected.push({ index, reason: `${request} refused the record with HTTP ${response.status}` })
+                return Effect.void
+              }
+              return Effect.asVoid(Http.expectOk(connector, "write", method, response))
+            }
+            for (let part = 0; part < parts; part++) {
+              if (size === undefined) {
+                yield* accept(yield* post([batch.records[part]], true, String(part)), 1, part)
                 continue
               }
-              if (size === undefined && REJECTS.has(response.status)) {
-                rejected.push({ index: part, reason: `${request} refused the record with HTTP ${response.status}` })
+              const records = batch.records.slice(part * size, (part + 1) * size)
+              const response = yield* post(records, false, String(part))
+              if (config.onBatchRejected !== "split" || !REJECTS.has(response.status)) {
+                yield* accept(response, records.length, undefined)
                 continue
               }
-              if (keyHeader === undefined && (response.status === 502 || response.status === 504)) {
-                return yield* unknownDelivery(`HTTP ${response.status}`)
+              if (records.length === 1) {
+                yield* accept(response, 1, part * size)
+                continue
               }
-              yield* Http.expectOk(connector, "write", method, response)
+              // the API refused the request for what it holds: find the record(s) by sending them one by one
+              for (let j = 0; j < records.length; j++) {
+                yield* accept(yield* post([records[j]], false, `${part}.${j}`), 1, part * size + j)
+              }
             }
             return rejected.length === 0 ? { written } : { written, rejected }
           })

@@ -177,4 +177,37 @@ describe("RestSink over loopback", () => {
       })
     )
   )
+
+  it.live(
+    "a batch refused with 422: the write fails, or with onBatchRejected split, the bad record is dead-lettered",
+    () =>
+      provide(
+        Effect.gen(function* () {
+          // an atomic batch API: a request holding r7 is refused whole
+          const api = ingest(
+            (request, res) => request.body.includes('"r7"') && TestApi.sendJson(res, 422, { error: "bad" })
+          )
+          const server = yield* TestApi.serve(api.handler)
+          const failing = yield* run(
+            Memory.source(records.slice(0, 30)),
+            "sink_batch_fail",
+            sink(server.url, { batchSize: 10 })
+          )
+          assert.isTrue(Exit.isFailure(failing.exit))
+          assert.include(String(Exit.isFailure(failing.exit) ? failing.exit.cause : ""), "HTTP 422")
+          api.stored.length = 0
+          const split = yield* run(
+            Memory.source(records.slice(0, 30)),
+            "sink_batch_split",
+            sink(server.url, { batchSize: 10, onBatchRejected: "split" })
+          )
+          assert.isTrue(Exit.isSuccess(split.exit), String(Exit.isFailure(split.exit) ? split.exit.cause : ""))
+          assert.strictEqual(Exit.isSuccess(split.exit) ? split.exit.value.deadLetters : -1, 1)
+          assertOnce(29, api.stored)
+          // the split requests carry keys of their own, distinct from the refused batch's
+          const keys = server.log.map((r) => r.headers["idempotency-key"])
+          assert.strictEqual(new Set(keys).size, keys.length)
+        })
+      )
+  )
 })
