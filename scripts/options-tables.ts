@@ -3,6 +3,7 @@
 import { readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { PostgresConfig, PostgresSink } from "@data-mcp/connector-postgres"
+import { RestConfig } from "@data-mcp/connector-rest"
 import { Config, Csv, Generator, Incremental, Jsonl, Memory, Parquet } from "@data-mcp/core"
 import { McpServer } from "@data-mcp/mcp-adapter"
 
@@ -22,7 +23,9 @@ export const tables: Readonly<Record<string, { readonly fields: Readonly<Record<
   "postgres.config": PostgresConfig.PostgresConfig,
   "postgres.ssl": PostgresConfig.SslOptions,
   "postgres.sink": PostgresSink.SinkOptions,
-  "postgres.sink.column": PostgresSink.Column
+  "postgres.sink.column": PostgresSink.Column,
+  "rest.source": RestConfig.SourceConfig,
+  "rest.sink": RestConfig.SinkConfig
 } as never
 
 const MARKER = /<!-- options:([a-z.-]+) -->[\s\S]*?<!-- \/options -->/g
@@ -38,7 +41,8 @@ export const render = (text: string): string =>
 export const readmes = [
   "packages/core/README.md",
   "packages/mcp-adapter/README.md",
-  "packages/connector-postgres/README.md"
+  "packages/connector-postgres/README.md",
+  "packages/connector-rest/README.md"
 ].map((p) => fileURLToPath(new URL(`../${p}`, import.meta.url)))
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
