@@ -48,9 +48,10 @@ export class CopyFailure {
 const decodeTyped = (plan: ColumnPlan, s: string): unknown =>
   plan.kind === ARRAY ? decodeArray(s, plan.elementKind) : decodeScalar(plan.kind, s)
 
-// Undoes COPY text escapes in text[start, end). Octal and hex escapes are bytes of the (UTF-8) server encoding,
+/** Undoes COPY text escapes in text[start, end). */
+// Octal and hex escapes are bytes of the (UTF-8) server encoding,
 // so consecutive ones are collected and decoded together.
-const unescapeCopy = (text: string, start: number, end: number): string => {
+export const unescapeCopy = (text: string, start: number, end: number): string => {
   let out = ""
   let from = start
   let i = start
@@ -138,6 +139,24 @@ const unescapeCopy = (text: string, start: number, end: number): string => {
 const hexDigit = (c: number): number =>
   c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1
 
+// Record builders by column names: `(v) => ({ "id": v[0], "name": v[1], … })`, so every record is made with its
+// final shape in one allocation. Keys are embedded as JSON string literals; `__proto__` never gets here.
+const recordBuilders = new Map<string, (values: Array<unknown>) => Record<string, unknown>>()
+
+const recordBuilderFor = (names: ReadonlyArray<string>) => {
+  const key = JSON.stringify(names)
+  let builder = recordBuilders.get(key)
+  if (builder === undefined) {
+    const fields = names.map((name, i) => `${JSON.stringify(name)}: v[${i}]`).join(", ")
+    builder = new Function("v", `return { ${fields} }`) as (values: Array<unknown>) => Record<string, unknown>
+    if (recordBuilders.size >= 256) recordBuilders.delete(recordBuilders.keys().next().value!)
+    recordBuilders.set(key, builder)
+  }
+  return builder
+}
+
+const EMPTY_RECORD: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>
+
 /**
  * Decodes COPY text rows. Feed it chunks in order; it carries an incomplete row (and any split UTF-8 character:
  * rows end at a 0x0A byte, which never occurs inside a multi-byte character) to the next chunk.
@@ -154,12 +173,19 @@ export class CopyTextDecoder {
   readonly aside: Array<unknown>
   rows = 0
 
+  /** Makes a row's record from its values at once (an object literal with the column names as constant keys). */
+  private readonly build: ((values: Array<unknown>) => Record<string, unknown>) | undefined
+  /** A row's values, reused from row to row when `build` makes the records. */
+  private readonly values: Array<unknown>
+
   constructor(plans: ReadonlyArray<ColumnPlan>, asideCount = 0) {
     this.plans = plans
     this.names = plans.map((p) => p.name)
     this.safeKeys = !this.names.includes("__proto__")
     this.asideFrom = plans.length - asideCount
     this.aside = new Array<unknown>(asideCount).fill(undefined)
+    this.values = new Array<unknown>(this.asideFrom).fill(undefined)
+    this.build = this.safeKeys && this.asideFrom > 0 ? recordBuilderFor(this.names.slice(0, this.asideFrom)) : undefined
   }
 
   /** Bytes of an incomplete row held back for the next chunk. */
@@ -206,6 +232,8 @@ export class CopyTextDecoder {
   private parse(text: string, out: Array<Record<string, unknown>>): void {
     const plans = this.plans
     const names = this.names
+    const build = this.build
+    const values = this.values
     const n = plans.length
     const len = text.length
     let pos = 0
@@ -213,7 +241,7 @@ export class CopyTextDecoder {
     try {
       while (pos < len) {
         this.rows++
-        const record: Record<string, unknown> = {}
+        const record: Record<string, unknown> = build === undefined ? {} : EMPTY_RECORD
         if (n === 0) {
           if (text.charCodeAt(pos) !== 10) throw new Malformed("the row has more fields than columns")
           pos++
@@ -296,6 +324,7 @@ export class CopyTextDecoder {
             }
           }
           if (column >= this.asideFrom) this.aside[column - this.asideFrom] = value
+          else if (build !== undefined) values[column] = value
           else if (this.safeKeys) record[names[column]!] = value
           else
             Object.defineProperty(record, names[column]!, {
@@ -306,7 +335,7 @@ export class CopyTextDecoder {
             })
           pos++
         }
-        out.push(record)
+        out.push(build === undefined ? record : build(values))
       }
     } catch (e) {
       if (e instanceof Malformed) throw new CopyFailure(column, this.rows, e.detail)

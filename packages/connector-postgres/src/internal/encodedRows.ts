@@ -3,6 +3,7 @@
 // and deciding whether a table can take them as they are.
 import type { Batch } from "@data-mcp/core"
 import * as PostgresCodec from "../PostgresCodec.ts"
+import { unescapeCopy } from "./copyText.ts"
 
 /** The encoding name of COPY text rows whose column types are type OIDs. */
 export const COPY_TEXT = "postgres/copy-text"
@@ -67,17 +68,31 @@ const lastRow = (chunks: ReadonlyArray<Uint8Array>): Buffer => {
 
 /**
  * The last row's fields at `indexes`, as the text PostgreSQL printed (COPY escapes undone); `null` for NULL.
- * Throws `CodecError` when the row is malformed.
+ * Throws `CodecError` when the row has fewer than `columns` fields.
  */
 export const lastRowFields = (
   chunks: ReadonlyArray<Uint8Array>,
   columns: number,
   indexes: ReadonlyArray<number>
 ): ReadonlyArray<string | null> => {
-  const row = lastRow(chunks)
-  const text = Array.from({ length: columns }, (_, i) => ({ name: String(i), oid: PostgresCodec.Oid.text }))
-  const decoded = PostgresCodec.decodeAll(text, row)[0] ?? {}
-  return indexes.map((i) => (decoded[String(i)] ?? null) as string | null)
+  // A dedicated scan (not the record decoder: its field stores must only ever see the real column names).
+  const text = lastRow(chunks).toString("utf8")
+  const end = text.endsWith("\n") ? text.length - 1 : text.length
+  const starts: Array<number> = [0]
+  for (let i = text.indexOf("\t"); i >= 0 && i < end; i = text.indexOf("\t", i + 1)) starts.push(i + 1)
+  if (starts.length !== columns)
+    throw new PostgresCodec.CodecError({
+      operation: "decode",
+      column: "",
+      row: 0,
+      detail: `the last row has ${starts.length} fields, expected ${columns}`
+    })
+  return indexes.map((index) => {
+    const from = starts[index]!
+    const to = index + 1 < starts.length ? starts[index + 1]! - 1 : end
+    if (to - from === 2 && text.charCodeAt(from) === 92 && text.charCodeAt(from + 1) === 78) return null
+    return unescapeCopy(text, from, to)
+  })
 }
 
 /** The columns of encoded rows as the codec takes them. */
