@@ -364,7 +364,10 @@ const openTarget = (
               yield* Pool.query(client, SinkSql.createStagingLike(options.staging, target), "open")
             else if (declared) yield* Pool.query(client, SinkSql.createTable(options.staging), "open")
           }
-          if (options.transactional) yield* Pool.query(client, SinkSql.createStateTable(target), "open")
+          if (options.transactional) {
+            yield* Pool.query(client, SinkSql.createStateTable(target), "open")
+            yield* Pool.query(client, SinkSql.addStateRunId(target), "open")
+          }
           yield* Pool.query(client, SinkSql.commit, "open")
           return changes
         })
@@ -697,7 +700,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
         inTransaction(
           client,
           Effect.gen(function* () {
-            const locked = yield* Pool.query<{ token: string; seq: string }>(
+            const locked = yield* Pool.query<{ token: string; seq: string; run_id: string | null }>(
               client,
               SinkSql.lockState(target, stateKey),
               "write"
@@ -706,7 +709,13 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
             if (row !== undefined) {
               const storedToken = BigInt(row.token)
               if (storedToken > BigInt(lease.token)) return yield* fenced(row.token)
-              if (storedToken === BigInt(lease.token) && BigInt(row.seq) >= BigInt(ctx.seq)) {
+              // A replay is this very run's write again: the same token alone is not enough, since a state
+              // store that forgot its leases (in memory, restarted) hands out token 1 again.
+              if (
+                storedToken === BigInt(lease.token) &&
+                row.run_id === context.runId &&
+                BigInt(row.seq) >= BigInt(ctx.seq)
+              ) {
                 // Already committed (the acknowledgement was lost): commit nothing, report success, and the
                 // schema changes that commit made.
                 yield* Pool.query(client, SinkSql.rollback, "write")
@@ -718,7 +727,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
             const checkpoint = ctx.checkpointTo === undefined ? null : JSON.stringify(ctx.checkpointTo)
             const saved = yield* Pool.query(
               client,
-              SinkSql.saveState(target, stateKey, lease.token, ctx.seq, checkpoint),
+              SinkSql.saveState(target, stateKey, lease.token, ctx.seq, checkpoint, context.runId),
               "write"
             )
             if (saved.rows.length === 0) return yield* fenced("a higher token")

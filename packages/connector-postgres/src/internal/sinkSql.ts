@@ -210,18 +210,29 @@ export const createTable = (target: Target) =>
   )})`
 
 export const createStateTable = (target: Target) =>
-  sql`create table if not exists ${stateOf(target)} (state_key text primary key, token bigint not null, seq bigint not null, checkpoint jsonb)`
+  sql`create table if not exists ${stateOf(target)} (state_key text primary key, token bigint not null, seq bigint not null, checkpoint jsonb, run_id text)`
+
+/** State tables made before `run_id` existed get it (null: no write of theirs is ever taken for a replay). */
+export const addStateRunId = (target: Target) =>
+  sql`alter table ${stateOf(target)} add column if not exists run_id text`
 
 /** Locks the state row (if any) for the rest of the transaction. */
 export const lockState = (target: Target, stateKey: string) =>
-  sql`select token::text as token, seq::text as seq from ${stateOf(target)} where state_key = ${stateKey} for update`
+  sql`select token::text as token, seq::text as seq, run_id from ${stateOf(target)} where state_key = ${stateKey} for update`
 
 /**
  * Records (token, seq) and the checkpoint (kept when `checkpoint` is `null`). Guarded so that a lower token
  * never overwrites a higher one: no row returned means a newer run wrote first (fenced).
  */
-export const saveState = (target: Target, stateKey: string, token: number, seq: number, checkpoint: string | null) =>
-  sql`insert into ${stateOf(target)} as s (state_key, token, seq, checkpoint) values (${stateKey}, ${token}, ${seq}, ${checkpoint}::jsonb) on conflict (state_key) do update set token = excluded.token, seq = excluded.seq, checkpoint = coalesce(excluded.checkpoint, s.checkpoint) where s.token <= excluded.token returning state_key`
+export const saveState = (
+  target: Target,
+  stateKey: string,
+  token: number,
+  seq: number,
+  checkpoint: string | null,
+  runId: string
+) =>
+  sql`insert into ${stateOf(target)} as s (state_key, token, seq, checkpoint, run_id) values (${stateKey}, ${token}, ${seq}, ${checkpoint}::jsonb, ${runId}) on conflict (state_key) do update set token = excluded.token, seq = excluded.seq, checkpoint = coalesce(excluded.checkpoint, s.checkpoint), run_id = excluded.run_id where s.token <= excluded.token returning state_key`
 
 export const loadCheckpoint = (target: Target, stateKey: string) =>
   sql`select checkpoint from ${stateOf(target)} where state_key = ${stateKey}`
