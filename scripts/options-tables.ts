@@ -2,6 +2,7 @@
 // `npm run docs:options` rewrites them; `--check` exits 1 if a README is out of date (the test suite checks too).
 import { readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
+import { MysqlConfig, MysqlConnector, MysqlSink } from "@data-mcp/connector-mysql"
 import { Config, Csv, Generator, Jsonl, Memory, Parquet } from "@data-mcp/core"
 import { McpServer } from "@data-mcp/mcp-adapter"
 
@@ -16,7 +17,10 @@ export const tables: Readonly<Record<string, { readonly fields: Readonly<Record<
   "jsonl.sink": Jsonl.SinkOptions,
   "parquet.source": Parquet.SourceOptions,
   "parquet.sink": Parquet.SinkOptions,
-  "mcp-adapter.options": McpServer.OptionsSchema
+  "mcp-adapter.options": McpServer.OptionsSchema,
+  "mysql.connection": MysqlConfig.MysqlConfig,
+  "mysql.source": MysqlConnector.SourceConfig,
+  "mysql.sink": MysqlSink.SinkOptions
 } as never
 
 const MARKER = /<!-- options:([a-z.-]+) -->[\s\S]*?<!-- \/options -->/g
@@ -29,9 +33,11 @@ export const render = (text: string): string =>
     return `<!-- options:${name} -->\n${Config.optionsTable(schema)}\n<!-- /options -->`
   })
 
-export const readmes = ["packages/core/README.md", "packages/mcp-adapter/README.md"].map((p) =>
-  fileURLToPath(new URL(`../${p}`, import.meta.url))
-)
+export const readmes = [
+  "packages/core/README.md",
+  "packages/mcp-adapter/README.md",
+  "packages/connector-mysql/README.md"
+].map((p) => fileURLToPath(new URL(`../${p}`, import.meta.url)))
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   let stale = false
