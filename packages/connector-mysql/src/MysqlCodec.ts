@@ -204,7 +204,7 @@ export const decodeText = (kind: Kind, column: string, text: string): unknown =>
       return Timestamp.fromEpochMicros(micros, { zoned: kind === "timestamp" })
     }
     case "json":
-      return JSON.parse(text)
+      return parseJson(text)
     default:
       return text
   }
@@ -331,9 +331,68 @@ const textOf = (column: TargetColumn, s: string): string => {
   return s
 }
 
-// A bigint inside a JSON value: a number when it is exact as one, else its digits as a string.
-const jsonReplacer = (_key: string, v: unknown) =>
-  typeof v === "bigint" ? (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()) : v
+/** A marker that does not occur in `text`, for integers carried through JSON as strings. */
+const markerFor = (text: string): string => {
+  let marker = "\u0000dm-bigint:"
+  while (text.includes(marker)) marker += "~"
+  return marker
+}
+
+const UNSAFE_INTEGER = /^-?\d{16,}$/
+
+/**
+ * Parses JSON text keeping integers beyond 2^53 exact, as `bigint` (plain `JSON.parse` would round them).
+ *
+ * @category decoding
+ * @since 0.1.0
+ */
+export const parseJson = (text: string): unknown => {
+  if (!/\d{16}/.test(text)) return JSON.parse(text)
+  const marker = markerFor(text)
+  let out = ""
+  let i = 0
+  while (i < text.length) {
+    const c = text[i]!
+    if (c === '"') {
+      // Copy a string as it is, escapes included.
+      let j = i + 1
+      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1
+      out += text.slice(i, j + 1)
+      i = j + 1
+    } else if (c === "-" || (c >= "0" && c <= "9")) {
+      const token = /^-?\d+(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i))?.[0] ?? c
+      const n = Number(token)
+      out += UNSAFE_INTEGER.test(token) && !Number.isSafeInteger(n) ? JSON.stringify(`${marker}${token}`) : token
+      i += token.length
+    } else {
+      out += c
+      i++
+    }
+  }
+  return JSON.parse(out, (_key, v) =>
+    typeof v === "string" && v.startsWith(marker) ? BigInt(v.slice(marker.length)) : v
+  )
+}
+
+/**
+ * JSON text of a value, writing `bigint`s as exact integers (plain `JSON.stringify` refuses them).
+ *
+ * @category encoding
+ * @since 0.1.0
+ */
+export const stringifyJson = (value: unknown): string => {
+  let marker: string | undefined
+  const text = JSON.stringify(value, (_key, v) => {
+    if (typeof v !== "bigint") return v
+    marker ??= `\u0000dm-bigint:${Math.random().toString(36).slice(2)}:`
+    return `${marker}${v}`
+  })
+  if (marker === undefined) return text
+  const escaped = JSON.stringify(marker)
+    .slice(1, -1)
+    .replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+  return text.replace(new RegExp(`"${escaped}(-?\\d+)"`, "g"), "$1")
+}
 
 /**
  * Encodes one value for a column: a `bigint`, number, string, `Buffer` or `null` that `mysql2` binds exactly.
@@ -398,7 +457,7 @@ export const encodeValue = (column: TargetColumn, v: unknown): unknown => {
       return fail(column.name, "expected a date string YYYY-MM-DD")
     }
     case "json":
-      return JSON.stringify(v, jsonReplacer)
+      return stringifyJson(v)
     case "bit":
       return integerOf({ ...column, dataType: "bigint", unsigned: true }, v)
     case "binary":

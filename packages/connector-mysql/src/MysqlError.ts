@@ -133,6 +133,12 @@ export const rules: ReadonlyArray<Rule> = [
   // Credentials and privileges.
   errno(1045, "ER_ACCESS_DENIED_ERROR", "AuthenticationError", "the user or password was refused; check both"),
   errno(
+    1698,
+    "ER_ACCESS_DENIED_NO_PASSWORD_ERROR",
+    "AuthenticationError",
+    "the user was refused (unknown user, or a password the account does not take); check user and password"
+  ),
+  errno(
     1044,
     "ER_DBACCESS_DENIED_ERROR",
     "AuthenticationError",

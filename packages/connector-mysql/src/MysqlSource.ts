@@ -290,6 +290,13 @@ const readStream = (
       const rows = connection
         .query({ sql: query.text, values: [...query.values], typeCast })
         .stream({ highWaterMark: Math.max(limit, 256) })
+      // mysql2 does not fail a streamed query whose connection is lost (KILL, reset): the connection's "error"
+      // event is passed on to the stream, so the read fails (retryably) instead of waiting forever.
+      const lost = (error: Error) => rows.destroy(error)
+      yield* Effect.acquireRelease(
+        Effect.sync(() => connection.on("error", lost)),
+        () => Effect.sync(() => connection.off("error", lost))
+      )
       const batches = Stream.fromAsyncIterable(internal.chunks<Row>(rows, limit), (cause) =>
         MysqlError.toConnectorError(cause, "read")
       )

@@ -6,8 +6,8 @@ import * as MysqlConfig from "../src/MysqlConfig.ts"
 /** The test server, from MYSQL_HOST / MYSQL_PORT / MYSQL_USER / MYSQL_DATABASE (default root@127.0.0.1:3306/test). */
 export const server = MysqlConfig.fromEnv()
 
-/** Runs `f` with a fresh connection (in the connector's session settings), closed afterwards. */
-export const withConnection = async <A>(f: (c: mysql.Connection) => Promise<A>, database?: string): Promise<A> => {
+/** Opens a connection (in the connector's session settings); the caller ends it. */
+export const openConnection = async (database?: string): Promise<mysql.Connection> => {
   const c = await mysql.createConnection({
     host: server.host,
     port: server.port ?? 3306,
@@ -17,8 +17,14 @@ export const withConnection = async <A>(f: (c: mysql.Connection) => Promise<A>, 
     supportBigNumbers: true,
     bigNumberStrings: true
   })
+  for (const statement of MysqlConfig.sessionSettings) await c.query(statement)
+  return c
+}
+
+/** Runs `f` with a fresh connection (in the connector's session settings), closed afterwards. */
+export const withConnection = async <A>(f: (c: mysql.Connection) => Promise<A>, database?: string): Promise<A> => {
+  const c = await openConnection(database)
   try {
-    for (const statement of MysqlConfig.sessionSettings) await c.query(statement)
     return await f(c)
   } finally {
     await c.end().catch(() => undefined)
