@@ -217,33 +217,38 @@ export const bitsOf = (bytes: Uint8Array): bigint => {
   return n
 }
 
-/** What mysql2's typeCast hands over for each value. */
-interface CastField {
-  readonly name: string
-  string(encoding?: string): string | null
-  buffer(): Buffer | null
-}
-
 /**
- * A `mysql2` `typeCast` that decodes each column by its kind (columns not in `kinds` are read as text: the
- * source's boundary columns).
+ * Decodes, in place, the columns of rows as `mysql2` returns them with `supportBigNumbers`, `bigNumberStrings`,
+ * `dateStrings` and `jsonStrings` (see `MysqlConfig.toPoolOptions`): big integers, decimals, dates and JSON
+ * arrive as the server's text, bytes as `Buffer`. Columns of kinds the driver already returns losslessly
+ * (`integer`, `number`, `decimal`, `string`, `date`) are left alone. `decodeCursor` replaces the decoder of one
+ * column (the source keeps its cursor's exact text on the value).
  *
  * @category decoding
  * @since 0.1.0
  */
-export const typeCast =
-  (kinds: ReadonlyMap<string, Kind>) =>
-  (field: CastField): unknown => {
-    const kind = kinds.get(field.name)
-    if (kind === "binary" || kind === "bit") {
-      const b = field.buffer()
-      if (b === null) return null
-      return kind === "bit" ? bitsOf(b) : new Uint8Array(b)
-    }
-    const text = field.string()
-    if (text === null || kind === undefined) return text
-    return decodeText(kind, field.name, text)
+export const makeRowDecoder = (
+  kinds: ReadonlyMap<string, Kind>,
+  special: ReadonlyMap<string, (text: string) => unknown> = new Map()
+): ((rows: Array<Record<string, unknown>>) => void) => {
+  const steps: Array<readonly [string, (v: unknown) => unknown]> = []
+  for (const [name, kind] of kinds) {
+    const own = special.get(name)
+    if (own !== undefined) steps.push([name, (v) => own(String(v))])
+    else if (kind === "bigint" || kind === "datetime" || kind === "timestamp" || kind === "json")
+      steps.push([name, (v) => decodeText(kind, name, typeof v === "string" ? v : String(v))])
+    else if (kind === "binary") steps.push([name, (v) => new Uint8Array(v as Uint8Array)])
+    else if (kind === "bit") steps.push([name, (v) => bitsOf(v as Uint8Array)])
+    else if (kind === "integer" || kind === "number") steps.push([name, (v) => (typeof v === "number" ? v : Number(v))])
   }
+  return (rows) => {
+    for (const [name, decode] of steps)
+      for (const row of rows) {
+        const v = row[name]
+        if (v !== null && v !== undefined) row[name] = decode(v)
+      }
+  }
+}
 
 /**
  * The type of a sink column as the encoder sees it (the `DATA_TYPE` of `information_schema.COLUMNS`, with JSON

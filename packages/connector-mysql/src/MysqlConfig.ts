@@ -140,8 +140,8 @@ const toSsl = (ssl: NonNullable<MysqlConfig["ssl"]>): PoolOptions["ssl"] => {
 
 /**
  * The `mysql2` pool options for these options, with the defaults applied. This is the one place a secret is
- * revealed (`mysql2` takes the password as a string) — never log the result. Values are read raw (`typeCast`
- * is set per query by the source), `LOAD DATA LOCAL INFILE` is allowed only from streams the sink hands over,
+ * revealed (`mysql2` takes the password as a string) — never log the result. Values are read as the server's text
+ * (big numbers, dates and JSON as strings; the source decodes them with `MysqlCodec`), `LOAD DATA LOCAL INFILE` is allowed only from streams the sink hands over,
  * and one statement per query is enforced (`multipleStatements: false`).
  *
  * @category conversions
@@ -162,6 +162,8 @@ export const toPoolOptions = (config: MysqlConfig): PoolOptions => {
     timezone: "Z",
     supportBigNumbers: true,
     bigNumberStrings: true,
+    dateStrings: true,
+    jsonStrings: true,
     multipleStatements: false,
     waitForConnections: true,
     queueLimit: 0

@@ -48,7 +48,7 @@ export interface StreamOptions {
   readonly cursor?: string | undefined
   /** The primary key column: orders the read and breaks ties between equal cursor values. */
   readonly key: string
-  /** The columns to read (default: all). */
+  /** The columns to read (default: all); the key and cursor are always read. */
   readonly columns?: ReadonlyArray<string> | undefined
 }
 
@@ -178,7 +178,11 @@ const resolve = (
     }
     const all = internal.columnsOf(yield* probeFields(pool, relation, "read"))
     const byName = new Map(all.map((c) => [c.name, c]))
-    const wanted = options.columns ?? all.map((c) => c.name)
+    // The key and cursor are always read: the checkpoint is taken from them.
+    const wanted =
+      options.columns === undefined
+        ? all.map((c) => c.name)
+        : [...new Set([...options.columns, options.key, ...(options.cursor === undefined ? [] : [options.cursor])])]
     const missing = [...wanted, options.key, ...(options.cursor === undefined ? [] : [options.cursor])].filter(
       (c) => !byName.has(c)
     )
@@ -274,21 +278,15 @@ const readStream = (
         end: endAt
       })
       const kinds = new Map(resolved.columns.map((c) => [c.name, c.kind]))
-      const decode = MysqlCodec.typeCast(kinds)
       const cursorName = resolved.cursor?.name
       const keyName = resolved.key.name
       // The cursor and key keep their exact text (timestamps carry it privately), for the checkpoint.
-      const typeCast: QueryOptions["typeCast"] = (field, next) => {
-        if (field.name === cursorName || field.name === keyName) {
-          const text = field.string()
-          const kind = kinds.get(field.name)
-          return text === null || kind === undefined ? text : internal.decodeBoundary(kind, text)
-        }
-        void next
-        return decode(field)
-      }
+      const special = new Map<string, (text: string) => unknown>()
+      for (const column of [resolved.key, ...(resolved.cursor === undefined ? [] : [resolved.cursor])])
+        if (kinds.has(column.name)) special.set(column.name, (text) => internal.decodeBoundary(column.kind, text))
+      const decode = MysqlCodec.makeRowDecoder(kinds, special)
       const rows = connection
-        .query({ sql: query.text, values: [...query.values], typeCast })
+        .query({ sql: query.text, values: [...query.values] })
         .stream({ highWaterMark: Math.max(limit, 256) })
       // mysql2 does not fail a streamed query whose connection is lost (KILL, reset): the connection's "error"
       // event is passed on to the stream, so the read fails (retryably) instead of waiting forever.
@@ -302,6 +300,7 @@ const readStream = (
       )
       return Stream.concat(
         Stream.map(batches, (records) => {
+          decode(records)
           const last = records[records.length - 1]!
           const key = internal.boundaryText(last[keyName])
           positions[resolved.stream] =

@@ -131,15 +131,15 @@ export const loadCheckpoint = (database: string, stateKey: string, target: strin
 export const clearCheckpoint = (database: string, stateKey: string, target: string) =>
   sql`update ${stateTable(database)} set checkpoint = null where state_key = ${stateKey} and target = ${target}`
 
-/** `insert into t (cols) values (…), (…)`: every value bound. */
+/**
+ * `insert into t (cols) values (…), (…)`: the rows are one bound value, a list of lists, which mysql2 escapes
+ * value by value into the row tuples (as `VALUES ?` with nested arrays): nothing is spliced in by this library.
+ */
 export const insertRows = (
   target: { readonly database: string; readonly table: string },
   columns: ReadonlyArray<string>,
   rows: ReadonlyArray<ReadonlyArray<unknown>>
-) => {
-  const values = sql.join(rows.map((row) => sql`(${sql.join(row.map((v) => sql`${v}`))})`))
-  return sql`insert into ${name(target)} (${sql.join(columns.map((c) => sql.ident(c)))}) values ${values}`
-}
+) => sql`insert into ${name(target)} (${sql.join(columns.map((c) => sql.ident(c)))}) values ${rows}`
 
 /** What a merge needs to know. */
 export interface MergeSpec {
