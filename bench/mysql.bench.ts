@@ -86,6 +86,8 @@ const setup = async (n: number) => {
       `insert into ${srcName(n)} select g, 'name ' || g || ' ' || md5(g::text)::varchar(8), (g % 100000) / 100.0, timestamptz '2026-01-01' + g * interval '1.000001 second' from generate_series(1, $1) g`,
       [n]
     )
+    // Statistics, so keyset pages use the primary key (as a real table would have them).
+    await c.query(`vacuum analyze ${srcName(n)}`)
   })
   await withMy(async (c) => {
     await c.query(
