@@ -167,16 +167,27 @@ export class CodecError extends Schema.TaggedError<CodecError>("@data-mcp/connec
 
 const DATETIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/
 
+/** Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
+const daysFromCivil = (y: number, m: number, d: number): number => {
+  const yy = m <= 2 ? y - 1 : y
+  const era = Math.floor(yy / 400)
+  const yoe = yy - era * 400
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy
+  return era * 146_097 + doe - 719_468
+}
+
 /** Epoch microseconds of a `YYYY-MM-DD hh:mm:ss[.ffffff]` text read as UTC (or as a wall clock). */
 const microsOf = (text: string): bigint | undefined => {
   const m = DATETIME.exec(text)
   if (m === null) return undefined
-  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]))
-  if (Number.isNaN(ms)) return undefined
-  // Date.UTC maps years 0-99 to 1900-1999: set the full year explicitly.
-  const d = new Date(ms)
-  d.setUTCFullYear(Number(m[1]))
-  return BigInt(d.getTime()) * 1000n + BigInt((m[7] ?? "").padEnd(6, "0"))
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])]
+  if (month < 1 || month > 12 || day < 1 || day > 31) return undefined
+  const seconds = daysFromCivil(year, month, day) * 86_400 + Number(m[4]) * 3600 + Number(m[5]) * 60 + Number(m[6])
+  const fraction = m[7] === undefined ? 0 : Number(m[7].padEnd(6, "0"))
+  // Exact as a double up to 2^53 µs (year 2255); beyond, in bigint.
+  const micros = seconds * 1_000_000 + fraction
+  return Number.isSafeInteger(micros) ? BigInt(micros) : BigInt(seconds) * 1_000_000n + BigInt(fraction)
 }
 
 /**
