@@ -17,8 +17,10 @@
 // Env: BENCH_ROWS (default 1,000,000), BENCH_ROUNDS (default 3), PG* and MYSQL_* (defaults: loopback servers).
 //
 //   npm run bench:mysql
+import { execFileSync } from "node:child_process"
 import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
+import { fileURLToPath } from "node:url"
 import { MysqlConfig, MysqlSink, MysqlSource } from "@data-mcp/connector-mysql"
 import { PostgresSink, PostgresSource } from "@data-mcp/connector-postgres"
 import { Pipeline as P, type Pipeline, Runner } from "@data-mcp/core"
@@ -33,7 +35,9 @@ const N = Number(env.BENCH_ROWS ?? 1_000_000)
 const ROUNDS = Number(env.BENCH_ROUNDS ?? 3)
 const WARM = 50_000
 const BATCH = 5_000
-const tag = `${process.pid}_${Date.now().toString(36)}`
+const rssArg = process.argv.indexOf("--rss")
+// A child measuring one path's peak RSS reads the parent's tables (same tag).
+const tag = rssArg >= 0 ? process.argv[rssArg + 3]! : `${process.pid}_${Date.now().toString(36)}`
 const pgConnection = {
   host: env.PGHOST ?? "127.0.0.1",
   port: Number(env.PGPORT ?? 5432),
@@ -223,7 +227,14 @@ const myToPgDm = async (n: number, t: string) => {
 
 const paths = {
   "pg→my raw": { run: pgToMyRaw, drop: (t: string) => withMy((c) => c.query(`drop table if exists ${t}`)) },
-  "pg→my dm": { run: pgToMyDm, drop: (t: string) => withMy((c) => c.query(`drop table if exists ${t}`)) },
+  "pg→my dm": {
+    run: pgToMyDm,
+    drop: (t: string) =>
+      withMy(async (c) => {
+        await c.query(`drop table if exists ${t}`)
+        await c.query("delete from data_mcp_state where target = ?", [t])
+      })
+  },
   "my→pg raw": { run: myToPgRaw, drop: (t: string) => withPg((c) => c.query(`drop table if exists ${t}`)) },
   "my→pg dm": { run: myToPgDm, drop: (t: string) => withPg((c) => c.query(`drop table if exists ${t}`)) }
 } as const
@@ -231,13 +242,33 @@ type PathName = keyof typeof paths
 
 let counter = 0
 const measure = async (name: PathName, n: number) => {
-  const t = `dm_bench_tgt_${++counter}_${tag}`
+  const t = `dm_bench_tgt_${process.pid}_${++counter}_${tag}`
   const started = performance.now()
   const count = await paths[name].run(n, t)
   const seconds = (performance.now() - started) / 1000
   await paths[name].drop(t)
   if (count !== n) throw new Error(`${name}: ${count} rows written, expected ${n}`)
   return n / seconds
+}
+
+/** Peak RSS of one data-mcp path over `n` rows, in a fresh child process (the parent's source tables). */
+const rssOf = (name: PathName, n: number): number => {
+  const out = execFileSync(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), "--rss", name, String(n), tag],
+    {
+      encoding: "utf8",
+      env: process.env
+    }
+  )
+  return Number(/RSS (\d+)/.exec(out)?.[1])
+}
+
+const rssChild = async () => {
+  const name = process.argv[rssArg + 1] as PathName
+  await measure(name, Number(process.argv[rssArg + 2]))
+  clearInterval(sampler)
+  console.log(`RSS ${peak}`)
 }
 
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
@@ -278,6 +309,14 @@ const main = async () => {
     console.log(
       `peak RSS: ${mib(warmPeak)} after the ${WARM.toLocaleString("en")}-row warm-up, ${mib(peak)} after ${ROUNDS} rounds of ${N.toLocaleString("en")} rows`
     )
+    // Flat memory: each data-mcp path alone in a fresh process, over the small and the full table.
+    const flat = Object.fromEntries(
+      (["pg→my dm", "my→pg dm"] as const).map((p) => [p, { [WARM]: rssOf(p, WARM), [N]: rssOf(p, N) }])
+    )
+    for (const [p, r] of Object.entries(flat))
+      console.log(
+        `peak RSS alone, ${p}: ${mib(r[WARM]!)} for ${WARM.toLocaleString("en")} rows, ${mib(r[N]!)} for ${N.toLocaleString("en")} rows`
+      )
     console.log(
       JSON.stringify({
         bench: "mysql",
@@ -285,7 +324,7 @@ const main = async () => {
         rounds: ROUNDS,
         median: med,
         ratios,
-        peakRss: { warmUp: warmPeak, all: peak },
+        peakRss: { warmUp: warmPeak, all: peak, alone: flat },
         versions
       })
     )
@@ -296,4 +335,4 @@ const main = async () => {
   }
 }
 
-await main()
+await (rssArg >= 0 ? rssChild() : main())
