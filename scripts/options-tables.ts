@@ -2,6 +2,7 @@
 // `npm run docs:options` rewrites them; `--check` exits 1 if a README is out of date (the test suite checks too).
 import { readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
+import { MysqlConfig, MysqlConnector, MysqlSink } from "@data-mcp/connector-mysql"
 import { PostgresConfig, PostgresSink } from "@data-mcp/connector-postgres"
 import { RestConfig } from "@data-mcp/connector-rest"
 import { Config, Csv, Generator, Incremental, Jsonl, Memory, Parquet } from "@data-mcp/core"
@@ -25,7 +26,10 @@ export const tables: Readonly<Record<string, { readonly fields: Readonly<Record<
   "postgres.sink": PostgresSink.SinkOptions,
   "postgres.sink.column": PostgresSink.Column,
   "rest.source": RestConfig.SourceConfig,
-  "rest.sink": RestConfig.SinkConfig
+  "rest.sink": RestConfig.SinkConfig,
+  "mysql.connection": MysqlConfig.MysqlConfig,
+  "mysql.source": MysqlConnector.SourceConfig,
+  "mysql.sink": MysqlSink.SinkOptions
 } as never
 
 const MARKER = /<!-- options:([a-z.-]+) -->[\s\S]*?<!-- \/options -->/g
@@ -42,7 +46,8 @@ export const readmes = [
   "packages/core/README.md",
   "packages/mcp-adapter/README.md",
   "packages/connector-postgres/README.md",
-  "packages/connector-rest/README.md"
+  "packages/connector-rest/README.md",
+  "packages/connector-mysql/README.md"
 ].map((p) => fileURLToPath(new URL(`../${p}`, import.meta.url)))
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -1,0 +1,148 @@
+// The queries behind MysqlSource: the catalog (bound `sql` fragments), the snapshot transaction, the upper bound
+// and the one ordered keyset read of a stream, whose rows are streamed in batches with memory held flat.
+import { Timestamp } from "@data-mcp/core"
+import type { FieldPacket } from "mysql2"
+import * as MysqlCodec from "../MysqlCodec.ts"
+import { type Fragment, sql } from "../Sql.ts"
+
+/** A table as the catalog names it. */
+export interface TableName {
+  readonly database: string
+  readonly table: string
+}
+
+/** Every base table and view of a database: the closed set reads are checked against. */
+export const listTables = (database: string) => sql`
+  select TABLE_SCHEMA as \`database\`, TABLE_NAME as \`table\`
+  from information_schema.TABLES where TABLE_SCHEMA = ${database} order by TABLE_NAME`
+
+/** Planner estimates of rows and bytes of a database's tables. */
+export const estimates = (database: string) => sql`
+  select TABLE_NAME as \`table\`, coalesce(TABLE_ROWS, 0) as \`rows\`, coalesce(DATA_LENGTH, 0) as \`bytes\`
+  from information_schema.TABLES where TABLE_SCHEMA = ${database}`
+
+/** What a stream reads from: a table, or a parameterised query read as a derived table. */
+export type Relation =
+  | { readonly _tag: "Table"; readonly name: TableName }
+  | { readonly _tag: "Query"; readonly query: Fragment }
+
+const from = (relation: Relation): Fragment =>
+  relation._tag === "Table"
+    ? sql`${sql.ident([relation.name.database, relation.name.table])} as t`
+    : sql`(${relation.query}) as t`
+
+/** No rows, only the result's column metadata: how each column decodes. */
+export const probe = (relation: Relation) => sql`select * from ${from(relation)} limit 0`
+
+/** The columns of a probe, in order, with their kinds. */
+export const columnsOf = (
+  fields: ReadonlyArray<FieldPacket>
+): ReadonlyArray<{ name: string; kind: MysqlCodec.Kind; nullable: boolean }> =>
+  fields.map((f) => ({
+    name: f.name,
+    kind: MysqlCodec.kindOf(f as MysqlCodec.FieldInfo),
+    nullable: typeof f.flags === "number" ? (f.flags & 1) === 0 : !f.flags.includes("NOT_NULL")
+  }))
+
+/** Kinds a cursor or key may have: ordered, and printed exactly. */
+export const ORDERED: ReadonlySet<MysqlCodec.Kind> = new Set([
+  "integer",
+  "bigint",
+  "decimal",
+  "string",
+  "date",
+  "datetime",
+  "timestamp"
+])
+
+/** The key the codec marks a decoded cursor with, to print it back exactly. */
+const PRINTED = Symbol.for("@data-mcp/connector-mysql/printed")
+
+/** The cast that reads timestamps with their exact text kept on them (for checkpoints). */
+export const decodeBoundary = (kind: MysqlCodec.Kind, text: string): unknown =>
+  kind === "datetime" || kind === "timestamp"
+    ? new Timestamp.Timestamp(
+        (MysqlCodec.decodeText(kind, "", text) as Timestamp.Timestamp).micros,
+        kind === "timestamp",
+        {
+          key: PRINTED,
+          text
+        }
+      )
+    : MysqlCodec.decodeText(kind, "", text)
+
+/** The exact text of a decoded cursor or key value, as the server printed it. */
+export const boundaryText = (value: unknown): string => {
+  if (Timestamp.isTimestamp(value)) return value.printedAs(PRINTED) ?? MysqlCodec.datetimeText(value.micros)
+  return String(value)
+}
+
+/** A boundary value bound in its column's type (never compared as a float). */
+export const bindBoundary = (kind: MysqlCodec.Kind, text: string): Fragment => {
+  switch (kind) {
+    case "bigint":
+      return sql`${BigInt(text)}`
+    case "integer":
+      return sql`${Number(text)}`
+    case "decimal":
+      return sql`cast(${text} as decimal(65, 30))`
+    default:
+      return sql`${text}`
+  }
+}
+
+/** The largest value of a column: a run's upper bound, fixed in its snapshot. */
+export const upperBound = (relation: Relation, column: string) =>
+  sql`select max(t.${sql.ident(column)}) as upper from ${from(relation)}`
+
+/** Where a read starts: after this (cursor, key), or at the beginning. */
+export interface Start {
+  readonly cursor?: string | undefined
+  readonly key: string
+}
+
+/** The ordered read of one stream: every row after `after` up to the upper bound. */
+export interface ReadQuery {
+  readonly relation: Relation
+  readonly columns: ReadonlyArray<string>
+  readonly cursor: { readonly name: string; readonly kind: MysqlCodec.Kind } | undefined
+  readonly key: { readonly name: string; readonly kind: MysqlCodec.Kind }
+  readonly upper: string
+  readonly after: Start | undefined
+  /** A backfill's end: no row past it. */
+  readonly end?: Start | undefined
+}
+
+export const readQuery = (q: ReadQuery): Fragment => {
+  const cols = sql.join(q.columns.map((c) => sql`t.${sql.ident(c)}`))
+  const k = sql`t.${sql.ident(q.key.name)}`
+  if (q.cursor === undefined) {
+    const conditions = [sql`${k} <= ${bindBoundary(q.key.kind, q.upper)}`]
+    if (q.after !== undefined) conditions.push(sql`${k} > ${bindBoundary(q.key.kind, q.after.key)}`)
+    if (q.end !== undefined) conditions.push(sql`${k} <= ${bindBoundary(q.key.kind, q.end.key)}`)
+    return sql`select ${cols} from ${from(q.relation)} where ${sql.join(conditions, sql` and `)} order by ${k}`
+  }
+  const c = sql`t.${sql.ident(q.cursor.name)}`
+  const bc = (text: string) => bindBoundary(q.cursor!.kind, text)
+  const bk = (text: string) => bindBoundary(q.key.kind, text)
+  const conditions = [sql`${c} <= ${bc(q.upper)}`]
+  // `(c, k) > (a, b)` spelled out, so the optimizer can use a range on c.
+  if (q.after !== undefined && q.after.cursor !== undefined)
+    conditions.push(sql`(${c} > ${bc(q.after.cursor)} or (${c} = ${bc(q.after.cursor)} and ${k} > ${bk(q.after.key)}))`)
+  if (q.end !== undefined && q.end.cursor !== undefined)
+    conditions.push(sql`(${c} < ${bc(q.end.cursor)} or (${c} = ${bc(q.end.cursor)} and ${k} <= ${bk(q.end.key)}))`)
+  return sql`select ${cols} from ${from(q.relation)} where ${sql.join(conditions, sql` and `)} order by ${c}, ${k}`
+}
+
+/** Rows of an async iterable in arrays of `size` (the last one shorter). */
+export async function* chunks<A>(rows: AsyncIterable<A>, size: number): AsyncGenerator<Array<A>> {
+  let batch: Array<A> = []
+  for await (const row of rows) {
+    batch.push(row)
+    if (batch.length >= size) {
+      yield batch
+      batch = []
+    }
+  }
+  if (batch.length > 0) yield batch
+}
