@@ -277,7 +277,11 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
             else if (target.columns.length > 0)
               yield* Pool.query(c, SinkSql.createTable({ ...staging, columns: target.columns }, undefined), "open")
           }
-          if (transactional) yield* Pool.query(c, SinkSql.createStateTable(database), "open")
+          if (transactional) {
+            yield* Pool.query(c, SinkSql.createStateTable(database), "open")
+            const [has] = yield* Pool.query<{ n: number | string }>(c, SinkSql.stateHasRunId(database), "open")
+            if (Number(has?.n ?? 0) === 0) yield* Pool.query(c, SinkSql.addStateRunId(database), "open")
+          }
         })
       )
       const [packet] = yield* Pool.query<{ maxPacket: number | string }>(pool, SinkSql.maxPacket, "open")
@@ -424,15 +428,21 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
             return yield* inTransaction(
               c,
               Effect.gen(function* () {
-                const [row] = yield* Pool.query<{ token: string | number; seq: string | number }>(
-                  c,
-                  SinkSql.lockState(database, stateKey, stateTarget),
-                  "write"
-                )
+                const [row] = yield* Pool.query<{
+                  token: string | number
+                  seq: string | number
+                  run_id: string | null
+                }>(c, SinkSql.lockState(database, stateKey, stateTarget), "write")
                 if (row !== undefined) {
                   const stored = BigInt(row.token)
                   if (stored > BigInt(lease.token)) return yield* fenced(String(row.token))
-                  if (stored === BigInt(lease.token) && BigInt(row.seq) >= BigInt(ctx.seq)) {
+                  // A replay is this very run's write again: a state store that forgot its leases (in memory,
+                  // restarted) hands out the same token to a new run, whose writes are new data.
+                  if (
+                    stored === BigInt(lease.token) &&
+                    row.run_id === context.runId &&
+                    BigInt(row.seq) >= BigInt(ctx.seq)
+                  ) {
                     // Already committed (the acknowledgement was lost): commit nothing, report success.
                     yield* Pool.query(c, SinkSql.rollback, "write")
                     return result
@@ -443,7 +453,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
                 const checkpoint = ctx.checkpointTo === undefined ? null : JSON.stringify(ctx.checkpointTo)
                 yield* Pool.query(
                   c,
-                  SinkSql.saveState(database, stateKey, stateTarget, lease.token, ctx.seq, checkpoint),
+                  SinkSql.saveState(database, stateKey, stateTarget, lease.token, ctx.seq, checkpoint, context.runId),
                   "write"
                 )
                 yield* Pool.query(c, SinkSql.commit, "write")

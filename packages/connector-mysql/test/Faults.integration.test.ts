@@ -101,7 +101,7 @@ const killOne = (which: "source" | "sink", target: string) =>
           await blocker.query("start transaction")
           await blocker.query("select * from data_mcp_state where target = ? for update", [target])
         }
-        const pattern = which === "source" ? "select t.%order by%" : "select token, seq from %for update"
+        const pattern = which === "source" ? "select t.%order by%" : "select token, seq, run_id from %for update"
         for (let attempt = 0; attempt < 2_000; attempt++) {
           const [rows] = await c.query(
             `select ID as id, left(INFO, 40) as doing from information_schema.PROCESSLIST

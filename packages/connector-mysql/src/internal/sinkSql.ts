@@ -108,11 +108,19 @@ const stateTable = (database: string) => sql.ident([database, STATE_TABLE])
 export const createStateTable = (database: string) => sql`
   create table if not exists ${stateTable(database)} (
     state_key varchar(255) not null, target varchar(130) not null, token bigint not null, seq bigint not null,
-    checkpoint longtext null, updated_at timestamp(6) not null default current_timestamp(6),
+    checkpoint longtext null, updated_at timestamp(6) not null default current_timestamp(6), run_id varchar(255) null,
     primary key (state_key, target)) engine = InnoDB default charset = utf8mb4 collate = utf8mb4_bin`
 
+/** Whether the state table has `run_id` (tables made before it existed get it with `addStateRunId`). */
+export const stateHasRunId = (database: string) =>
+  sql`select count(*) as n from information_schema.columns
+    where table_schema = ${database} and table_name = ${STATE_TABLE} and column_name = 'run_id'`
+
+export const addStateRunId = (database: string) =>
+  sql`alter table ${stateTable(database)} add column run_id varchar(255) null`
+
 export const lockState = (database: string, stateKey: string, target: string) =>
-  sql`select token, seq from ${stateTable(database)} where state_key = ${stateKey} and target = ${target} for update`
+  sql`select token, seq, run_id from ${stateTable(database)} where state_key = ${stateKey} and target = ${target} for update`
 
 export const saveState = (
   database: string,
@@ -120,10 +128,11 @@ export const saveState = (
   target: string,
   token: number,
   seq: number,
-  checkpoint: string | null
-) => sql`insert into ${stateTable(database)} (state_key, target, token, seq, checkpoint)
-  values (${stateKey}, ${target}, ${token}, ${seq}, ${checkpoint})
-  on duplicate key update token = values(token), seq = values(seq), checkpoint = values(checkpoint), updated_at = current_timestamp(6)`
+  checkpoint: string | null,
+  runId: string
+) => sql`insert into ${stateTable(database)} (state_key, target, token, seq, checkpoint, run_id)
+  values (${stateKey}, ${target}, ${token}, ${seq}, ${checkpoint}, ${runId})
+  on duplicate key update token = values(token), seq = values(seq), checkpoint = values(checkpoint), run_id = values(run_id), updated_at = current_timestamp(6)`
 
 export const loadCheckpoint = (database: string, stateKey: string, target: string) =>
   sql`select checkpoint from ${stateTable(database)} where state_key = ${stateKey} and target = ${target}`
