@@ -257,7 +257,7 @@ export const sink = <A>(options?: SinkOptions): Collector<A> => {
   const tokens = new Map<string, number>()
   // The last (token, seq) applied per state key, committed with the data: a retried write that already
   // committed (its acknowledgement was lost) is recognised and skipped, so a retry never duplicates.
-  const applied = new Map<string, { readonly token: number; readonly seq: number }>()
+  const applied = new Map<string, { readonly runId: string; readonly token: number; readonly seq: number }>()
 
   const fenced = (context: Sink.OpenContext) => {
     const highest = tokens.get(context.stateKey)
@@ -285,10 +285,16 @@ export const sink = <A>(options?: SinkOptions): Collector<A> => {
             const stale = fenced(context)
             if (Option.isSome(stale)) return Effect.fail(stale.value)
             const last = applied.get(context.stateKey)
-            if (last !== undefined && last.token === context.lease.token && last.seq >= write.seq) {
+            // Only this very run's write again is a replay: a forgetful state store may reuse the token.
+            if (
+              last !== undefined &&
+              last.runId === context.runId &&
+              last.token === context.lease.token &&
+              last.seq >= write.seq
+            ) {
               return Effect.succeed<Sink.WriteResult>({ written: batch.records.length })
             }
-            applied.set(context.stateKey, { token: context.lease.token, seq: write.seq })
+            applied.set(context.stateKey, { runId: context.runId, token: context.lease.token, seq: write.seq })
             if (write.checkpointTo !== undefined) checkpoints.set(context.stateKey, write.checkpointTo)
           }
           for (const record of batch.records) records.push(record)
