@@ -3,8 +3,9 @@
  * for all of them. Given a harness that makes the connector's source (over chosen records) and/or sink (with a
  * way to read back what it wrote), `suite` registers vitest tests that check it reads or writes every record,
  * resumes from a checkpoint without loss or duplicates, survives a transient fault through retries,
- * dead-letters a bad record and goes on, fences a stale run (transactional sinks), reports the guarantee it
- * declares, and never lets a secret reach a log, error, summary, event or dead letter.
+ * dead-letters a bad record and goes on, fences a stale run (transactional sinks), never takes a new run's writes
+ * for replays even when a forgetful state store reuses its lease token, reports the guarantee it declares, and
+ * never lets a secret reach a log, error, summary, event or dead letter.
  *
  * @since 0.1.0
  */
