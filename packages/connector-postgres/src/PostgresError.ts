@@ -272,18 +272,6 @@ const matches = (rule: Rule, native: Native): boolean => {
   }
 }
 
-/** The error itself, then the errors of an AggregateError, then the `cause` chain (bounded). */
-const candidates = (cause: unknown): ReadonlyArray<Native> => {
-  const out: Array<Native> = []
-  const visit = (u: unknown, depth: number) => {
-    if (!isObject(u) || depth > 4 || out.includes(u)) return
-    out.push(u)
-    if (Array.isArray(u.errors)) for (const e of u.errors) visit(e, depth + 1)
-    visit(u.cause, depth + 1)
-  }
-  visit(cause, 0)
-  return out
-}
 
 /**
  * The first row of the table that matches the error (or an error it wraps), with the error it matched.
@@ -291,19 +279,11 @@ const candidates = (cause: unknown): ReadonlyArray<Native> => {
  * @category classification
  * @since 0.1.0
  */
-export const match = (cause: unknown): { readonly rule: Rule; readonly native: unknown } | undefined => {
-  const all = candidates(cause)
-  // A code is more specific than a message: try every candidate against the code rows first.
-  for (const pass of ["code", "message"] as const) {
-    for (const native of all) {
-      for (const rule of rules) {
-        if ((rule.match._tag === "Message") !== (pass === "message")) continue
-        if (matches(rule, native)) return { rule, native }
-      }
-    }
-  }
-  return undefined
-}
+export const match = (cause: unknown): { readonly rule: Rule; readonly native: unknown } | undefined =>
+  ConnectorError.findRule<Rule, Native>(cause, rules, {
+    byMessage: (rule) => rule.match._tag === "Message",
+    matches
+  })
 
 const name = (u: unknown): string | undefined => {
   if (typeof u !== "string" || u.length === 0) return undefined

@@ -226,3 +226,50 @@ export const isConnectorError = (u: unknown): u is ConnectorError => u instanceo
  */
 export const make = (connector: string, operation: string, reason: Reason): ConnectorError =>
   new ConnectorError({ connector, operation, reason })
+
+/**
+ * Finds the first rule of a connector's error table that matches a driver error or an error it wraps (the errors
+ * of an `AggregateError`, then the `cause` chain, four levels deep). Rules for which `byMessage` is true are tried
+ * only after every other rule failed on every wrapped error: a code is more specific than a message.
+ *
+ * **Example** (A two-row table)
+ *
+ * ```ts
+ * import { ConnectorError } from "@data-mcp/core"
+ *
+ * const rules = [{ code: "ECONNRESET" }, { pattern: /timeout/ }]
+ * ConnectorError.findRule(new Error("x", { cause: { code: "ECONNRESET" } }), rules, {
+ *   byMessage: (rule) => "pattern" in rule,
+ *   matches: (rule, error: { code?: unknown; message?: unknown }) =>
+ *     "code" in rule ? error.code === rule.code : typeof error.message === "string" && rule.pattern.test(error.message)
+ * })
+ * // { rule: { code: "ECONNRESET" }, native: { code: "ECONNRESET" } }
+ * ```
+ *
+ * @category classification
+ * @since 0.1.0
+ */
+export const findRule = <R, N extends object = Record<string, unknown>>(
+  cause: unknown,
+  rules: ReadonlyArray<R>,
+  options: { readonly byMessage: (rule: R) => boolean; readonly matches: (rule: R, error: N) => boolean }
+): { readonly rule: R; readonly native: N } | undefined => {
+  const all: Array<N> = []
+  const visit = (u: unknown, depth: number) => {
+    if (typeof u !== "object" || u === null || depth > 4 || all.includes(u as N)) return
+    all.push(u as N)
+    const wrapper = u as { readonly errors?: unknown; readonly cause?: unknown }
+    if (Array.isArray(wrapper.errors)) for (const e of wrapper.errors) visit(e, depth + 1)
+    visit(wrapper.cause, depth + 1)
+  }
+  visit(cause, 0)
+  for (const messages of [false, true]) {
+    for (const native of all) {
+      for (const rule of rules) {
+        if (options.byMessage(rule) !== messages) continue
+        if (options.matches(rule, native)) return { rule, native }
+      }
+    }
+  }
+  return undefined
+}

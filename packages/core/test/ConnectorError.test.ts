@@ -120,4 +120,37 @@ describe("ConnectorError", () => {
     assert.throws(() => new CE.InvalidRecord({ index: 1.5 }))
     assert.throws(() => new CE.RateLimited({ retryAfterMs: "soon" as unknown as number }))
   })
+
+  describe("findRule", () => {
+    type Rule = { readonly code: string } | { readonly pattern: RegExp }
+    type Native = { readonly code?: unknown; readonly message?: unknown }
+    const rules: ReadonlyArray<Rule> = [{ pattern: /reset/ }, { code: "ECONNRESET" }, { code: "57P01" }]
+    const find = (cause: unknown) =>
+      CE.findRule<Rule, Native>(cause, rules, {
+        byMessage: (rule) => "pattern" in rule,
+        matches: (rule, e) =>
+          "code" in rule ? e.code === rule.code : typeof e.message === "string" && rule.pattern.test(e.message)
+      })
+
+    it("tries codes on every wrapped error before any message", () => {
+      const inner = Object.assign(new Error("terminating connection"), { code: "57P01" })
+      const outer = new Error("connection reset by peer", { cause: inner })
+      assert.deepStrictEqual(find(outer)?.rule, { code: "57P01" })
+      assert.strictEqual(find(outer)?.native, inner)
+      assert.deepStrictEqual(find(new Error("socket reset"))?.rule, { pattern: /reset/ })
+    })
+
+    it("looks into AggregateError members and the cause chain, four levels deep, cycles included", () => {
+      const member = { code: "ECONNRESET" }
+      assert.strictEqual(find(new AggregateError([new Error("a"), member], "all failed"))?.native, member)
+      let deep: { code?: string; cause?: unknown } = { code: "ECONNRESET" }
+      for (let i = 0; i < 4; i++) deep = { cause: deep }
+      assert.isDefined(find(deep), "four levels")
+      assert.isUndefined(find({ cause: deep }), "not five")
+      const cyclic: { cause?: unknown; message: string } = { message: "nothing" }
+      cyclic.cause = cyclic
+      assert.isUndefined(find(cyclic))
+      assert.isUndefined(find("ECONNRESET"), "not an object")
+    })
+  })
 })
