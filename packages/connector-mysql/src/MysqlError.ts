@@ -272,7 +272,6 @@ const matches = (rule: Rule, native: Native): boolean => {
   }
 }
 
-
 /**
  * The first row of the table that matches the error (or an error it wraps), with the error it matched. Codes
  * are tried on every candidate before messages.
