@@ -8,16 +8,6 @@ import { unescapeCopy } from "./copyText.ts"
 /** The encoding name of COPY text rows whose column types are type OIDs. */
 export const COPY_TEXT = "postgres/copy-text"
 
-/** Counts the rows (newline bytes) of COPY text chunks. */
-export const countRows = (chunks: ReadonlyArray<Uint8Array>): number => {
-  let rows = 0
-  for (const chunk of chunks) {
-    const buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
-    for (let i = buffer.indexOf(10); i >= 0; i = buffer.indexOf(10, i + 1)) rows++
-  }
-  return rows
-}
-
 /** Consecutive chunks holding whole rows, and how many. */
 export interface RowGroup {
   readonly chunks: ReadonlyArray<Uint8Array>
@@ -96,7 +86,7 @@ export const lastRowFields = (
 }
 
 /** The columns of encoded rows as the codec takes them. */
-export const codecColumns = (encoded: Batch.Encoded): ReadonlyArray<PostgresCodec.Column> =>
+const codecColumns = (encoded: Batch.Encoded): ReadonlyArray<PostgresCodec.Column> =>
   encoded.columns.map((c) => ({ name: c.name, oid: Number(c.type) }))
 
 /** Decodes encoded rows into records (for a sink that cannot load them as they are). Throws `CodecError`. */
