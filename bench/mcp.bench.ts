@@ -6,9 +6,22 @@
 //   list    the adapter's list_pipelines
 //   preview the adapter's preview_pipeline, 100 records (generated customers, after transforms)
 // Both servers run in this process on node:http, the same way; the clients run in a child process, so they do
-// not share the servers' event loop. Prints calls/s and p50/p99 latency per phase and
-// the adapter/bare throughput ratio for list_pipelines. Targets: ratio ≥ 0.7, list_pipelines p99 < 20 ms.
-// JWT auth and RBAC are not in the adapter yet (the security issue); once they land, the adapter phases run with them.
+// not share the servers' event loop.
+//
+// Two measurements per phase:
+//   saturation  closed loop: each client calls again as soon as its answer arrives, so 32 calls are always in
+//               flight. This gives the throughput (calls/s). Its latency is mostly queueing: with 32 calls in
+//               flight, mean latency = 32 / throughput (Little's law), whatever the server does.
+//   latency     open loop at a share (MCP_BENCH_LOAD, default 0.5) of the bare server's saturation throughput
+//               measured in the same run (the same offered rate for bare and list_pipelines; that share of its own
+//               for preview): the 32 clients send on a
+//               fixed schedule, whether or not earlier answers have arrived, and latency counts from the
+//               scheduled send time (no coordinated omission). This is the p50/p99 a caller sees on a server
+//               that is busy but not overloaded.
+// The adapter runs twice: plain (no auth), and secured — every request carries a bearer JWT (ES256) verified
+// against a local issuer's JWKS, and an RBAC policy maps its claims to roles (the security issue's set-up; audit
+// and metrics off). Prints both, the adapter/bare throughput ratios for list_pipelines (target ≥ 0.7) and
+// list_pipelines' open-loop p99 (target < 20 ms), plain and secured.
 
 import { fork } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -17,17 +30,20 @@ import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { createMcpServer } from "@data-mcp/mcp-adapter"
+import { Auth, createMcpServer } from "@data-mcp/mcp-adapter"
 import { listen } from "@data-mcp/mcp-adapter/node"
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client"
 import { type NodeIncomingMessageLike, toNodeHandler } from "@modelcontextprotocol/node"
 import { createMcpHandler, McpServer } from "@modelcontextprotocol/server"
 import { Schema } from "effect"
+import { exportJWK, generateKeyPair, SignJWT } from "jose"
 import { demoSet } from "../examples/mcp-pipelines/set.ts"
 
 const CLIENTS = 32
 const PHASE_MS = Number(process.env.PHASE_MS ?? 8000)
 const WARMUP_MS = 1500
+// The open-loop phases offer this share of the bare server's saturation throughput (MCP_BENCH_LOAD, default 0.5).
+const LOAD = Number(process.env.MCP_BENCH_LOAD ?? 0.5)
 
 const toStandard = <S extends Schema.Top>(s: S) =>
   Schema.toStandardJSONSchemaV1(Schema.toStandardSchemaV1(s as unknown as Schema.Codec<S["Type"], S["Encoded"]>))
@@ -61,17 +77,50 @@ const bare = async () => {
   }
 }
 
-const connectAll = (url: URL) =>
+const connectAll = (url: URL, token?: string) =>
   Promise.all(
     Array.from({ length: CLIENTS }, async () => {
       const client = new Client({ name: "bench", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } })
-      await client.connect(new StreamableHTTPClientTransport(url))
+      const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` }
+      await client.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers } }))
       return client
     })
   )
 
 const percentile = (sorted: ReadonlyArray<number>, p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
+
+const checked = async (call: (c: Client) => Promise<unknown>, client: Client) => {
+  const result = (await call(client)) as { isError?: boolean }
+  if (result.isError === true) throw new Error(`tool error: ${JSON.stringify(result)}`)
+}
+
+// Open loop: `rate` calls/s in all, client i sending every `interval` ms at its own offset; latency from the
+// scheduled time, so a late send counts against the server.
+const openLoop = async (clients: ReadonlyArray<Client>, call: (c: Client) => Promise<unknown>, rate: number) => {
+  const interval = (clients.length * 1000) / rate
+  const run = async (ms: number, latencies?: Array<number>) => {
+    const start = performance.now() + 20
+    const end = start + ms
+    const inflight: Array<Promise<void>> = []
+    await Promise.all(
+      clients.map(async (client, i) => {
+        for (let at = start + (i * interval) / clients.length; at < end; at += interval) {
+          const wait = at - performance.now()
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+          const scheduled = at
+          inflight.push(checked(call, client).then(() => void latencies?.push(performance.now() - scheduled)))
+        }
+      })
+    )
+    await Promise.all(inflight)
+  }
+  await run(WARMUP_MS)
+  const latencies: Array<number> = []
+  await run(PHASE_MS, latencies)
+  latencies.sort((a, b) => a - b)
+  return { rate, p50: percentile(latencies, 50), p99: percentile(latencies, 99) }
+}
 
 const phase = async (clients: ReadonlyArray<Client>, call: (c: Client) => Promise<unknown>) => {
   const runFor = async (ms: number, latencies?: Array<number>) => {
@@ -80,8 +129,7 @@ const phase = async (clients: ReadonlyArray<Client>, call: (c: Client) => Promis
       clients.map(async (client) => {
         while (performance.now() < end) {
           const t0 = performance.now()
-          const result = (await call(client)) as { isError?: boolean }
-          if (result.isError === true) throw new Error(`tool error: ${JSON.stringify(result)}`)
+          await checked(call, client)
           latencies?.push(performance.now() - t0)
         }
       })
@@ -97,7 +145,9 @@ const phase = async (clients: ReadonlyArray<Client>, call: (c: Client) => Promis
 }
 
 type Phase = "bare" | "list" | "preview"
-type Result = { readonly callsPerSecond: number; readonly p50: number; readonly p99: number }
+type Saturation = { readonly callsPerSecond: number; readonly p50: number; readonly p99: number }
+type OpenLoop = { readonly rate: number; readonly p50: number; readonly p99: number }
+type Job = { readonly url: string; readonly name: Phase; readonly rate?: number; readonly token?: string }
 
 const calls: Record<Phase, (c: Client) => Promise<unknown>> = {
   bare: (c) => c.callTool({ name: "ping_tool", arguments: {} }),
@@ -109,48 +159,132 @@ const calls: Record<Phase, (c: Client) => Promise<unknown>> = {
     })
 }
 
-// In the child: connect the clients to one URL, run one phase, report.
-const inChild = async (job: { readonly url: string; readonly name: Phase }) => {
-  const clients = await connectAll(new URL(job.url))
-  const result = await phase(clients, calls[job.name])
+// In the child: connect the clients to one URL, run one phase (open loop when a rate is given), report.
+const inChild = async (job: Job) => {
+  const clients = await connectAll(new URL(job.url), job.token)
+  const result =
+    job.rate === undefined ? await phase(clients, calls[job.name]) : await openLoop(clients, calls[job.name], job.rate)
   await Promise.all(clients.map((c) => c.close()))
   process.send?.(result)
 }
 
-const runPhase = (url: URL, name: Phase) =>
-  new Promise<Result>((resolve, reject) => {
+// Each phase starts on a collected heap (run with --expose-gc), so one phase's garbage is not another's pause.
+const runPhase = <R>(url: URL, name: Phase, rate?: number, token?: string) =>
+  new Promise<R>((resolve, reject) => {
+    ;(globalThis as { gc?: () => void }).gc?.()
+    const job: Job = {
+      url: url.href,
+      name,
+      ...(rate === undefined ? {} : { rate }),
+      ...(token === undefined ? {} : { token })
+    }
     const child = fork(fileURLToPath(import.meta.url), [], {
       execArgv: ["--conditions=@data-mcp/source", "--import", "tsx"],
-      env: { ...process.env, MCP_BENCH_JOB: JSON.stringify({ url: url.href, name }) }
+      env: { ...process.env, MCP_BENCH_JOB: JSON.stringify(job) }
     })
-    child.once("message", (result) => resolve(result as Result))
+    child.once("message", (result) => resolve(result as R))
     child.once("error", reject)
     child.once("exit", (code) => (code === 0 ? undefined : reject(new Error(`the client process exited with ${code}`))))
   })
+
+// A local OIDC issuer for the secured adapter: an ES256 key, its JWKS on loopback, and a token with the role claim.
+const issuer = async () => {
+  const { privateKey, publicKey } = await generateKeyPair("ES256")
+  const jwk = { ...(await exportJWK(publicKey)), kid: "bench", alg: "ES256", use: "sig" }
+  const server = createServer((req, res) => {
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    if (req.url === "/.well-known/openid-configuration") {
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end(JSON.stringify({ issuer: base, jwks_uri: `${base}/jwks` }))
+    } else if (req.url === "/jwks") {
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end(JSON.stringify({ keys: [jwk] }))
+    } else res.writeHead(404).end()
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const token = await new SignJWT({
+    scope: "pipelines:list pipelines:read pipelines:preview pipelines:run runs:read runs:cancel",
+    groups: ["analysts"]
+  })
+    .setProtectedHeader({ alg: "ES256", kid: "bench" })
+    .setIssuer(url)
+    .setAudience(RESOURCE)
+    .setSubject("bench-agent")
+    .setExpirationTime("1h")
+    .sign(privateKey)
+  return { url, token, close: () => new Promise((resolve) => server.close(resolve)) }
+}
+
+const RESOURCE = "http://127.0.0.1/mcp"
 
 const main = async () => {
   const out = mkdtempSync(join(tmpdir(), "dm-bench-mcp-"))
   const reference = await bare()
   const adapter = await createMcpServer(demoSet(out), { inMemory: true, purgeIntervalMs: 0 })
   const http = await listen(adapter)
+  const idp = await issuer()
+  const secured = await createMcpServer(demoSet(out), {
+    inMemory: true,
+    purgeIntervalMs: 0,
+    auth: Auth.make({ resource: RESOURCE, issuer: idp.url }),
+    policy: {
+      roles: { analyst: [{ permissions: ["pipelines:list", "pipelines:read", "pipelines:preview", "runs:read"] }] },
+      claims: [{ claim: "groups", includes: "analysts", roles: ["analyst"] }]
+    }
+  })
+  const securedHttp = await listen(secured)
   try {
-    const bareResult = await runPhase(reference.url, "bare")
-    const listResult = await runPhase(http.url, "list")
-    const previewResult = await runPhase(http.url, "preview")
-    const row = (name: string, r: Result) =>
-      `${name.padEnd(34)} ${r.callsPerSecond.toFixed(0).padStart(8)} calls/s   p50 ${r.p50.toFixed(2).padStart(7)} ms   p99 ${r.p99.toFixed(2).padStart(7)} ms`
+    const bareResult = await runPhase<Saturation>(reference.url, "bare")
+    const listResult = await runPhase<Saturation>(http.url, "list")
+    const securedList = await runPhase<Saturation>(securedHttp.url, "list", undefined, idp.token)
+    const previewResult = await runPhase<Saturation>(securedHttp.url, "preview", undefined, idp.token)
+    const rate = Math.max(10, Math.round(bareResult.callsPerSecond * LOAD))
+    const bareOpen = await runPhase<OpenLoop>(reference.url, "bare", rate)
+    const listOpen = await runPhase<OpenLoop>(http.url, "list", rate)
+    const securedOpen = await runPhase<OpenLoop>(securedHttp.url, "list", rate, idp.token)
+    const previewOpen = await runPhase<OpenLoop>(
+      securedHttp.url,
+      "preview",
+      Math.max(10, Math.round(previewResult.callsPerSecond * LOAD)),
+      idp.token
+    )
+    const ms = (n: number) => `${n.toFixed(2).padStart(7)} ms`
+    const row = (name: string, r: Saturation) =>
+      `${name.padEnd(40)} ${r.callsPerSecond.toFixed(0).padStart(8)} calls/s   p50 ${ms(r.p50)}   p99 ${ms(r.p99)}`
+    const openRow = (name: string, r: OpenLoop) =>
+      `${name.padEnd(40)} ${r.rate.toFixed(0).padStart(8)} calls/s   p50 ${ms(r.p50)}   p99 ${ms(r.p99)}`
     console.log(
       `${CLIENTS} concurrent clients (one client process), ${PHASE_MS / 1000} s per phase, node ${process.version}`
     )
+    console.log("saturation (closed loop, 32 calls always in flight):")
     console.log(row("bare SDK server, trivial tool", bareResult))
     console.log(row("adapter list_pipelines", listResult))
-    console.log(row("adapter preview_pipeline (100 rec)", previewResult))
+    console.log(row("adapter list_pipelines, JWT + RBAC", securedList))
+    console.log(row("adapter preview_pipeline (100), JWT+RBAC", previewResult))
+    console.log(`latency (open loop at ${LOAD} of the saturation rate, offered calls/s):`)
+    console.log(openRow("bare SDK server, trivial tool", bareOpen))
+    console.log(openRow("adapter list_pipelines", listOpen))
+    console.log(openRow("adapter list_pipelines, JWT + RBAC", securedOpen))
+    console.log(openRow("adapter preview_pipeline (100), JWT+RBAC", previewOpen))
     const ratio = listResult.callsPerSecond / bareResult.callsPerSecond
+    const securedRatio = securedList.callsPerSecond / bareResult.callsPerSecond
     console.log(
-      `list_pipelines / bare throughput: ${ratio.toFixed(2)}× (target ≥ 0.70); p99 ${listResult.p99.toFixed(2)} ms (target < 20 ms)`
+      `list_pipelines / bare throughput: ${ratio.toFixed(2)}× plain, ${securedRatio.toFixed(2)}× with JWT + RBAC (target ≥ 0.70); open-loop p99 ${listOpen.p99.toFixed(2)} ms plain, ${securedOpen.p99.toFixed(2)} ms with JWT + RBAC (target < 20 ms; bare ${bareOpen.p99.toFixed(2)} ms)`
     )
-    if (ratio < 0.7 || listResult.p99 >= 20) process.exitCode = 1
+    console.log(
+      JSON.stringify({
+        saturation: { bare: bareResult, list: listResult, listSecured: securedList, previewSecured: previewResult },
+        openLoop: { bare: bareOpen, list: listOpen, listSecured: securedOpen, previewSecured: previewOpen },
+        ratio,
+        securedRatio
+      })
+    )
+    if (ratio < 0.7 || securedRatio < 0.7 || listOpen.p99 >= 20 || securedOpen.p99 >= 20) process.exitCode = 1
   } finally {
+    await securedHttp.close()
+    await secured.close()
+    await idp.close()
     await http.close()
     await adapter.close()
     await reference.close()
@@ -159,4 +293,4 @@ const main = async () => {
 }
 
 const job = process.env.MCP_BENCH_JOB
-await (job === undefined ? main() : inChild(JSON.parse(job) as { url: string; name: Phase }))
+await (job === undefined ? main() : inChild(JSON.parse(job) as Job))

@@ -3,24 +3,39 @@
 //
 // Data: one source table per side with the same N rows — id bigint (primary key), name (20-30 chars), amount
 // decimal(12,2), at timestamp with microseconds — built server-side (PG `generate_series`, MariaDB `seq_1_to_N`).
-// Every path writes into a fresh target table with the same columns and no secondary index, verified afterwards
-// (count = N) and dropped.
+// Every path writes into a fresh target table made by the same DDL (UNLOGGED on PG), with the same columns and no
+// secondary index, verified afterwards (count = N) and dropped. (Before, the data-mcp MariaDB → PG path let the sink
+// create a logged table, against the raw path's unlogged one.)
 //
-// Paths (interleaved each round, after an untimed warm-up on 50,000 rows):
-//   pg→my raw   pg-cursor reads (batches of 5,000, pg-types objects) → mysql2 multi-row `INSERT … VALUES ?` per batch
-//   pg→my dm    PostgresSource → MysqlSink (append, transactional: each batch with its fenced checkpoint)
-//   my→pg raw   mysql2 `query().stream()` → batches of 5,000 → COPY text (a simple encoder) → one COPY FROM STDIN each
-//   my→pg dm    MysqlSource (streamed keyset read) → PostgresSink (append, COPY, transactional)
-// Reported: median rows/s per path over rounds, ratios dm / raw per direction, and the process's peak RSS sampled
-// every 20 ms: after the warm-up, and after all rounds (flat memory: the second is not much above the first).
+// Paths (interleaved each round, in a rotated order, after an untimed warm-up on 50,000 rows):
+//   pg→my raw        pg-cursor reads (batches of 5,000, pg-types objects) → mysql2 multi-row `INSERT … VALUES ?`
+//   pg→my dm infile  PostgresSource → MysqlSink (append, transactional, `load: "infile"`: LOAD DATA LOCAL INFILE
+//                    streamed from memory, each batch with its fenced checkpoint in one transaction)
+//   pg→my dm insert  the same with `load: "insert"` (multi-row INSERTs sized to max_allowed_packet)
+//   my→pg raw        mysql2 `query().stream()` → batches of 5,000 → COPY text (a simple encoder) → COPY FROM STDIN
+//   my→pg dm         MysqlSource (streamed keyset read) → PostgresSink (append, COPY, transactional)
+// Reported: median rows/s per path over rounds, ratios dm / raw per direction (pg→my for both load paths), and
+// the peak RSS of each path alone (raw ones too), for 50,000 and for N rows: the median of BENCH_RSS_RUNS (default 3)
+// fresh child processes each, running this file bundled by esbuild under plain node (no TypeScript loader, which
+// alone adds about 80 MiB), reading `process.resourceUsage().maxRSS`.
 //
-// Env: BENCH_ROWS (default 1,000,000), BENCH_ROUNDS (default 3), PG* and MYSQL_* (defaults: loopback servers).
+// The sink's LOAD DATA path needs the server's local_infile: the bench runs `SET GLOBAL local_infile = 1` first.
+//
+// Env: BENCH_ROWS (default 1,000,000), BENCH_ROUNDS (default 3), BENCH_RSS=0 skips the RSS children,
+// BENCH_RSS_RUNS (3), BENCH_RSS_ROWS (further sizes for the RSS children, e.g. "3000000"), BENCH_PATHS (a
+// comma-separated subset of the paths), PG* and MYSQL_* (defaults: loopback servers).
+//
+// Why the peak is higher for 1M rows than for 50,000 although nothing is retained: V8 collects lazily. A 50,000-row
+// run ends before the first full collection; a longer one lets the old generation grow to its next limit (a few
+// times the live heap) and lets the buffers it is done with (COPY and LOAD DATA text, socket reads) pile up to
+// V8's external-memory trigger. Both level off: 3M rows peak within a few MiB of 1M (BENCH_RSS_ROWS=3000000), and
+// the raw-driver paths, measured the same way, grow alike.
 //
 //   npm run bench:mysql
+
 import { execFileSync } from "node:child_process"
 import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
-import { fileURLToPath } from "node:url"
 import { MysqlConfig, MysqlSink, MysqlSource } from "@data-mcp/connector-mysql"
 import { PostgresSink, PostgresSource } from "@data-mcp/connector-postgres"
 import { Pipeline as P, type Pipeline, Runner } from "@data-mcp/core"
@@ -29,12 +44,19 @@ import mysql from "mysql2/promise"
 import pg from "pg"
 import { from as copyFrom } from "pg-copy-streams"
 import Cursor from "pg-cursor"
+import { bundle } from "./bundle.ts"
 
 const env = process.env
 const N = Number(env.BENCH_ROWS ?? 1_000_000)
 const ROUNDS = Number(env.BENCH_ROUNDS ?? 3)
 const WARM = 50_000
 const BATCH = 5_000
+const RSS_RUNS = Number(env.BENCH_RSS_RUNS ?? 3)
+// Sizes measured for peak RSS besides the warm-up's and N (e.g. "3000000", to show where the peak levels off).
+const EXTRA_RSS_ROWS = (env.BENCH_RSS_ROWS ?? "")
+  .split(",")
+  .filter((x) => x.trim() !== "")
+  .map(Number)
 const rssArg = process.argv.indexOf("--rss")
 // A child measuring one path's peak RSS reads the parent's tables (same tag).
 const tag = rssArg >= 0 ? process.argv[rssArg + 3]! : `${process.pid}_${Date.now().toString(36)}`
@@ -73,11 +95,6 @@ const withMy = async <A>(f: (c: mysql.Connection) => Promise<A>): Promise<A> => 
     await c.end()
   }
 }
-
-let peak = 0
-const sampler = setInterval(() => {
-  peak = Math.max(peak, process.memoryUsage().rss)
-}, 20)
 
 const srcName = (n: number) => `dm_bench_src_${n}_${tag}`
 
@@ -175,7 +192,9 @@ const runPipeline = <A, B>(pipe: Pipeline.Pipeline<unknown, A, B>) =>
 
 const options = { batch: { rows: BATCH, maxWaitMs: 1000 } }
 
-const pgToMyDm = async (n: number, t: string) => {
+const pgToMyDm = (load: "infile" | "insert") => async (n: number, t: string) => {
+  // The same table as the raw path (the sink's DDL for these columns is the same, made here for symmetry).
+  await myTarget(t)
   await runPipeline(
     P.make({
       name: `bench_pg_my_${t}`,
@@ -194,7 +213,8 @@ const pgToMyDm = async (n: number, t: string) => {
           { name: "name", type: "text" },
           { name: "amount", type: "decimal" },
           { name: "at", type: "timestamp" }
-        ]
+        ],
+        load
       }) as never,
       options
     })
@@ -203,6 +223,8 @@ const pgToMyDm = async (n: number, t: string) => {
 }
 
 const myToPgDm = async (n: number, t: string) => {
+  // The same UNLOGGED table as the raw path (the sink would otherwise create a logged one, WAL and all).
+  await pgTarget(t)
   await runPipeline(
     P.make({
       name: `bench_my_pg_${t}`,
@@ -225,50 +247,76 @@ const myToPgDm = async (n: number, t: string) => {
   return countPg(t)
 }
 
+const dropMy = (t: string) =>
+  withMy(async (c) => {
+    await c.query(`drop table if exists ${t}`)
+    await c.query("delete from data_mcp_state where target = ?", [t])
+  })
+
 const paths = {
   "pg→my raw": { run: pgToMyRaw, drop: (t: string) => withMy((c) => c.query(`drop table if exists ${t}`)) },
-  "pg→my dm": {
-    run: pgToMyDm,
-    drop: (t: string) =>
-      withMy(async (c) => {
-        await c.query(`drop table if exists ${t}`)
-        await c.query("delete from data_mcp_state where target = ?", [t])
-      })
-  },
+  "pg→my dm infile": { run: pgToMyDm("infile"), drop: dropMy },
+  "pg→my dm insert": { run: pgToMyDm("insert"), drop: dropMy },
   "my→pg raw": { run: myToPgRaw, drop: (t: string) => withPg((c) => c.query(`drop table if exists ${t}`)) },
   "my→pg dm": { run: myToPgDm, drop: (t: string) => withPg((c) => c.query(`drop table if exists ${t}`)) }
 } as const
 type PathName = keyof typeof paths
 
 let counter = 0
+/** Rows per second, and this process's CPU (user + system, all threads) per row in µs: less swayed by neighbours. */
 const measure = async (name: PathName, n: number) => {
   const t = `dm_bench_tgt_${process.pid}_${++counter}_${tag}`
   const started = performance.now()
+  const cpu = process.cpuUsage()
   const count = await paths[name].run(n, t)
   const seconds = (performance.now() - started) / 1000
+  const used = process.cpuUsage(cpu)
   await paths[name].drop(t)
   if (count !== n) throw new Error(`${name}: ${count} rows written, expected ${n}`)
-  return n / seconds
+  return { rate: n / seconds, cpuMicrosPerRow: (used.user + used.system) / n }
+}
+
+/** What a child reports: its peak RSS, and the peaks of the heap and of memory outside it (sampled every 10 ms). */
+interface Peaks {
+  readonly rss: number
+  readonly heapUsed: number
+  readonly heapTotal: number
+  readonly arrayBuffers: number
 }
 
 /** Peak RSS of one data-mcp path over `n` rows, in a fresh child process (the parent's source tables). */
-const rssOf = (name: PathName, n: number): number => {
+const peakRss = async (name: PathName, n: number): Promise<Peaks> => {
   const out = execFileSync(
     process.execPath,
-    [...process.execArgv, fileURLToPath(import.meta.url), "--rss", name, String(n), tag],
+    [await bundle(import.meta.url, "mysql.bench"), "--rss", name, String(n), tag],
     {
       encoding: "utf8",
-      env: process.env
+      env: process.env,
+      stdio: ["ignore", "pipe", "inherit"]
     }
   )
-  return Number(/RSS (\d+)/.exec(out)?.[1])
+  return JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as Peaks
+}
+
+/** The run with the median peak RSS of `RSS_RUNS` fresh children (a single peak varies with GC timing). */
+const medianPeakRss = async (name: PathName, n: number): Promise<Peaks> => {
+  const runs: Array<Peaks> = []
+  for (let i = 0; i < RSS_RUNS; i++) runs.push(await peakRss(name, n))
+  return [...runs].sort((a, b) => a.rss - b.rss)[Math.floor(runs.length / 2)]!
 }
 
 const rssChild = async () => {
   const name = process.argv[rssArg + 1] as PathName
+  const peaks = { heapUsed: 0, heapTotal: 0, arrayBuffers: 0 }
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage()
+    peaks.heapUsed = Math.max(peaks.heapUsed, m.heapUsed)
+    peaks.heapTotal = Math.max(peaks.heapTotal, m.heapTotal)
+    peaks.arrayBuffers = Math.max(peaks.arrayBuffers, m.arrayBuffers)
+  }, 10)
   await measure(name, Number(process.argv[rssArg + 2]))
   clearInterval(sampler)
-  console.log(`RSS ${peak}`)
+  console.log(JSON.stringify({ rss: process.resourceUsage().maxRSS * 1024, ...peaks }))
 }
 
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
@@ -282,56 +330,86 @@ const main = async () => {
   console.log(
     `mysql benchmark — node ${process.version}, MariaDB ${versions.mariadb}, PostgreSQL ${versions.postgres}; ${N.toLocaleString("en")} rows × ${ROUNDS} rounds`
   )
+  // The sink's LOAD DATA LOCAL INFILE path needs it (MySQL 8 defaults it to OFF; MariaDB to ON).
+  await withMy((c) => c.query("set global local_infile = 1"))
   await setup(WARM)
   await setup(N)
-  const names = Object.keys(paths) as Array<PathName>
+  const all = Object.keys(paths) as Array<PathName>
+  const names = env.BENCH_PATHS === undefined ? all : (env.BENCH_PATHS.split(",") as Array<PathName>)
   try {
     for (const name of names) await measure(name, WARM)
-    const warmPeak = peak
     const samples: Record<string, Array<number>> = Object.fromEntries(names.map((p) => [p, []]))
+    const cpu: Record<string, Array<number>> = Object.fromEntries(names.map((p) => [p, []]))
     for (let round = 0; round < ROUNDS; round++) {
       // Interleaved, in a rotated order each round, so drift on a shared machine spreads over all paths.
       const order = names.map((_, i) => names[(i + round) % names.length]!)
       for (const name of order) {
-        const rate = await measure(name, N)
+        const { rate, cpuMicrosPerRow } = await measure(name, N)
         samples[name]!.push(rate)
-        console.log(`  round ${round + 1} ${name.padEnd(10)} ${Math.round(rate).toLocaleString("en")} rows/s`)
+        cpu[name]!.push(cpuMicrosPerRow)
+        console.log(
+          `  round ${round + 1} ${name.padEnd(16)} ${Math.round(rate).toLocaleString("en")} rows/s, ${cpuMicrosPerRow.toFixed(2)} µs CPU/row`
+        )
       }
     }
     const med = Object.fromEntries(names.map((p) => [p, median(samples[p]!)]))
-    console.log("median rows/s:")
-    for (const p of names) console.log(`  ${p.padEnd(10)} ${Math.round(med[p]!).toLocaleString("en")}`)
+    const medCpu = Object.fromEntries(names.map((p) => [p, median(cpu[p]!)]))
+    console.log("median rows/s, Node CPU µs/row:")
+    for (const p of names)
+      console.log(`  ${p.padEnd(16)} ${Math.round(med[p]!).toLocaleString("en")}  ${medCpu[p]!.toFixed(2)} µs`)
+    const ratio = (a: PathName, b: PathName) =>
+      med[a] === undefined || med[b] === undefined ? undefined : med[a]! / med[b]!
     const ratios = {
-      "pg→my": med["pg→my dm"]! / med["pg→my raw"]!,
-      "my→pg": med["my→pg dm"]! / med["my→pg raw"]!
+      "pg→my infile": ratio("pg→my dm infile", "pg→my raw"),
+      "pg→my insert": ratio("pg→my dm insert", "pg→my raw"),
+      "infile/insert": ratio("pg→my dm infile", "pg→my dm insert"),
+      "my→pg": ratio("my→pg dm", "my→pg raw")
     }
-    console.log(`ratio dm/raw: pg→my ${ratios["pg→my"].toFixed(2)}×, my→pg ${ratios["my→pg"].toFixed(2)}×`)
     console.log(
-      `peak RSS: ${mib(warmPeak)} after the ${WARM.toLocaleString("en")}-row warm-up, ${mib(peak)} after ${ROUNDS} rounds of ${N.toLocaleString("en")} rows`
+      `ratios: ${Object.entries(ratios)
+        .filter(([, r]) => r !== undefined)
+        .map(([k, r]) => `${k} ${r!.toFixed(2)}×`)
+        .join(", ")}`
     )
-    // Flat memory: each data-mcp path alone in a fresh process, over the small and the full table.
-    const flat = Object.fromEntries(
-      (["pg→my dm", "my→pg dm"] as const).map((p) => [p, { [WARM]: rssOf(p, WARM), [N]: rssOf(p, N) }])
-    )
-    for (const [p, r] of Object.entries(flat))
-      console.log(
-        `peak RSS alone, ${p}: ${mib(r[WARM]!)} for ${WARM.toLocaleString("en")} rows, ${mib(r[N]!)} for ${N.toLocaleString("en")} rows`
-      )
+    // Flat memory: each path alone in fresh processes, over the small and the full table (and any
+    // further sizes in BENCH_RSS_ROWS, whose tables are made here).
+    const flat: Record<string, Record<number, Peaks>> = {}
+    if (env.BENCH_RSS !== "0") {
+      for (const n of EXTRA_RSS_ROWS) await setup(n)
+      try {
+        for (const p of names) {
+          const peaks: Record<number, Peaks> = {}
+          for (const n of [WARM, N, ...EXTRA_RSS_ROWS]) peaks[n] = await medianPeakRss(p, n)
+          flat[p] = peaks
+          const line = Object.entries(peaks)
+            .map(
+              ([n, r]) =>
+                `${Number(n).toLocaleString("en")} rows ${mib(r.rss)} (heap ${mib(r.heapTotal)}, buffers ${mib(r.arrayBuffers)})`
+            )
+            .join(", ")
+          console.log(
+            `peak RSS alone, ${p.padEnd(16)} ${line}; ${N.toLocaleString("en")} / ${WARM.toLocaleString("en")} rows = ${(peaks[N]!.rss / peaks[WARM]!.rss).toFixed(2)}× (median of ${RSS_RUNS})`
+          )
+        }
+      } finally {
+        for (const n of EXTRA_RSS_ROWS) await cleanup(n)
+      }
+    }
     console.log(
       JSON.stringify({
         bench: "mysql",
         rows: N,
         rounds: ROUNDS,
         median: med,
+        cpuMicrosPerRow: medCpu,
         ratios,
-        peakRss: { warmUp: warmPeak, all: peak, alone: flat },
+        peakRss: flat,
         versions
       })
     )
   } finally {
     await cleanup(WARM)
     await cleanup(N)
-    clearInterval(sampler)
   }
 }
 

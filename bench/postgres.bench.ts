@@ -25,16 +25,17 @@
 // BENCH_RSS_ROWS ("1000000,5000000"), PGHOST/PGPORT/PGUSER/PGDATABASE (default 127.0.0.1:5432 postgres/test).
 //
 //   node --expose-gc --conditions=@data-mcp/source --import tsx bench/postgres.bench.ts
+
 import { execFileSync } from "node:child_process"
 import { once } from "node:events"
 import { pipeline } from "node:stream/promises"
-import { fileURLToPath } from "node:url"
 import { PostgresConfig, PostgresSink, PostgresSource } from "@data-mcp/connector-postgres"
 import { Pipeline, Runner, Transform } from "@data-mcp/core"
 import { Effect } from "effect"
 import pg from "pg"
 import { from as copyFrom, to as copyTo } from "pg-copy-streams"
 import Cursor from "pg-cursor"
+import { bundle } from "./bundle.ts"
 
 const env = process.env
 const connection = {
@@ -190,7 +191,8 @@ const runDataMcp = (source: string, target: string, withMap: boolean) => {
     description: "postgres benchmark pipeline",
     source: src,
     ...(withMap ? { transforms: Transform.identity<Row>().pipe(Transform.map(reshape)) } : {}),
-    sink
+    sink,
+    ...(env.BENCH_PIPELINE_ROWS === undefined ? {} : { options: { batch: { rows: Number(env.BENCH_PIPELINE_ROWS) } } })
   })
   return Runner.run(p, {}).pipe(
     Effect.provide(Runner.layerMemory({ purgeIntervalMs: 0 })),
@@ -245,36 +247,15 @@ const measure = async (path: PathName, source: string, n: number): Promise<Sampl
 
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
-// The RSS children run this file bundled to plain JavaScript (our packages from source, dependencies from
-// node_modules) under plain `node`: the TypeScript loader (tsx) alone adds about 80 MiB to a process's RSS.
-let bundled: string | undefined
-const bundle = async (): Promise<string> => {
-  if (bundled !== undefined) return bundled
-  const { build } = await import("esbuild")
-  const out = fileURLToPath(new URL("../node_modules/.cache/data-mcp-bench/postgres.bench.mjs", import.meta.url))
-  await build({
-    entryPoints: [fileURLToPath(import.meta.url)],
-    outfile: out,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    conditions: ["@data-mcp/source"],
-    // Everything bundled, our packages from source; pg's optional native binding stays out.
-    external: ["pg-native"],
-    // Bundled CommonJS dependencies require Node's built-in modules.
-    banner: { js: 'import { createRequire } from "node:module"; const require = createRequire(import.meta.url);' },
-    logLevel: "error"
-  })
-  bundled = out
-  return out
-}
-
 const peakRss = async (n: number): Promise<number> => {
-  const out = execFileSync(process.execPath, ["--expose-gc", await bundle(), "--rss", String(n)], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"]
-  })
+  const out = execFileSync(
+    process.execPath,
+    ["--expose-gc", await bundle(import.meta.url, "postgres.bench"), "--rss", String(n)],
+    {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"]
+    }
+  )
   const line = out.trim().split("\n").at(-1) ?? ""
   return Number(JSON.parse(line).maxRssBytes)
 }

@@ -2,11 +2,12 @@
 // `npm run docs:options` rewrites them; `--check` exits 1 if a README is out of date (the test suite checks too).
 import { readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
+import { CliConfig } from "@data-mcp/cli"
 import { MysqlConfig, MysqlConnector, MysqlSink } from "@data-mcp/connector-mysql"
 import { PostgresConfig, PostgresSink } from "@data-mcp/connector-postgres"
 import { RestConfig } from "@data-mcp/connector-rest"
 import { Config, Csv, Generator, Incremental, Jsonl, Memory, Parquet } from "@data-mcp/core"
-import { McpServer } from "@data-mcp/mcp-adapter"
+import { Auth, McpServer } from "@data-mcp/mcp-adapter"
 
 /** Marker name → the schema whose table goes between `<!-- options:NAME -->` and `<!-- /options -->`. */
 export const tables: Readonly<Record<string, { readonly fields: Readonly<Record<string, never>> }>> = {
@@ -20,6 +21,7 @@ export const tables: Readonly<Record<string, { readonly fields: Readonly<Record<
   "parquet.source": Parquet.SourceOptions,
   "parquet.sink": Parquet.SinkOptions,
   "mcp-adapter.options": McpServer.OptionsSchema,
+  "auth.options": Auth.OptionsSchema,
   incremental: Incremental.IncrementalOptions,
   "postgres.config": PostgresConfig.PostgresConfig,
   "postgres.ssl": PostgresConfig.SslOptions,
@@ -29,7 +31,8 @@ export const tables: Readonly<Record<string, { readonly fields: Readonly<Record<
   "rest.sink": RestConfig.SinkConfig,
   "mysql.connection": MysqlConfig.MysqlConfig,
   "mysql.source": MysqlConnector.SourceConfig,
-  "mysql.sink": MysqlSink.SinkOptions
+  "mysql.sink": MysqlSink.SinkOptions,
+  "cli.config": CliConfig.ConfigSchema
 } as never
 
 const MARKER = /<!-- options:([a-z.-]+) -->[\s\S]*?<!-- \/options -->/g
@@ -47,7 +50,8 @@ export const readmes = [
   "packages/mcp-adapter/README.md",
   "packages/connector-postgres/README.md",
   "packages/connector-rest/README.md",
-  "packages/connector-mysql/README.md"
+  "packages/connector-mysql/README.md",
+  "packages/cli/README.md"
 ].map((p) => fileURLToPath(new URL(`../${p}`, import.meta.url)))
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

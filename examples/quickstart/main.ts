@@ -160,10 +160,12 @@ const overMcp = async (): Promise<boolean> => {
     const preview = (await client.callTool({
       name: "preview_pipeline",
       arguments: { name: "orders_to_jsonl", params: { input }, limit: 2 }
-    })) as { structuredContent?: { records: unknown[]; plan: { checkpoint: unknown; target: { effects: string[] } } } }
+    })) as {
+      structuredContent?: { records: unknown[]; plan: { checkpoint: { from: unknown }; target: { effects: string[] } } }
+    }
     const plan = preview.structuredContent?.plan
     console.log(`  preview_pipeline orders_to_jsonl: ${preview.structuredContent?.records.length ?? 0} new records;`)
-    console.log(`    resumes from ${text(plan?.checkpoint)}; ${plan?.target.effects.join("; ")}`)
+    console.log(`    resumes from ${text(plan?.checkpoint.from)}; ${plan?.target.effects.join("; ")}`)
 
     const sample = (await client.callTool({
       name: "preview_pipeline",

@@ -35,6 +35,7 @@ export default defineConfig({
     SecretProvider: "src/SecretProvider.ts",
     Sink: "src/Sink.ts",
     Source: "src/Source.ts",
+    SqlTemplate: "src/SqlTemplate.ts",
     StateStore: "src/StateStore.ts",
     Timestamp: "src/Timestamp.ts",
     Transform: "src/Transform.ts",

@@ -177,17 +177,68 @@ const daysFromCivil = (y: number, m: number, d: number): number => {
   return era * 146_097 + doe - 719_468
 }
 
-/** Epoch microseconds of a `YYYY-MM-DD hh:mm:ss[.ffffff]` text read as UTC (or as a wall clock). */
-const microsOf = (text: string): bigint | undefined => {
-  const m = DATETIME.exec(text)
-  if (m === null) return undefined
-  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])]
+/** The number of the decimal digits `text[from, to)`, or -1 if one is not a digit. */
+const digitsAt = (text: string, from: number, to: number): number => {
+  let n = 0
+  for (let i = from; i < to; i++) {
+    const d = text.charCodeAt(i) - 48
+    if (d < 0 || d > 9) return -1
+    n = n * 10 + d
+  }
+  return n
+}
+
+/** Epoch microseconds of the fields of a date and time (`undefined` for a month or day out of range). */
+const microsFrom = (
+  year: number,
+  month: number,
+  day: number,
+  hours: number,
+  minutes: number,
+  secs: number,
+  fraction: number
+): bigint | undefined => {
   if (month < 1 || month > 12 || day < 1 || day > 31) return undefined
-  const seconds = daysFromCivil(year, month, day) * 86_400 + Number(m[4]) * 3600 + Number(m[5]) * 60 + Number(m[6])
-  const fraction = m[7] === undefined ? 0 : Number(m[7].padEnd(6, "0"))
+  const seconds = daysFromCivil(year, month, day) * 86_400 + hours * 3600 + minutes * 60 + secs
   // Exact as a double up to 2^53 µs (year 2255); beyond, in bigint.
   const micros = seconds * 1_000_000 + fraction
   return Number.isSafeInteger(micros) ? BigInt(micros) : BigInt(seconds) * 1_000_000n + BigInt(fraction)
+}
+
+/** Epoch microseconds of a `YYYY-MM-DD hh:mm:ss[.ffffff]` text read as UTC (or as a wall clock). */
+const microsOf = (text: string): bigint | undefined => {
+  const n = text.length
+  // The server's own text, by position (the common case); anything else through the pattern.
+  if (
+    (n === 19 || (n >= 21 && n <= 26 && text.charCodeAt(19) === 46)) &&
+    text.charCodeAt(4) === 45 &&
+    text.charCodeAt(7) === 45 &&
+    (text.charCodeAt(10) === 32 || text.charCodeAt(10) === 84) &&
+    text.charCodeAt(13) === 58 &&
+    text.charCodeAt(16) === 58
+  ) {
+    const fields = [
+      digitsAt(text, 0, 4),
+      digitsAt(text, 5, 7),
+      digitsAt(text, 8, 10),
+      digitsAt(text, 11, 13),
+      digitsAt(text, 14, 16),
+      digitsAt(text, 17, 19),
+      n === 19 ? 0 : digitsAt(text, 20, n) * 10 ** (26 - n)
+    ] as const
+    if (fields.every((f) => f >= 0)) return microsFrom(...fields)
+  }
+  const m = DATETIME.exec(text)
+  if (m === null) return undefined
+  return microsFrom(
+    Number(m[1]),
+    Number(m[2]),
+    Number(m[3]),
+    Number(m[4]),
+    Number(m[5]),
+    Number(m[6]),
+    m[7] === undefined ? 0 : Number(m[7].padEnd(6, "0"))
+  )
 }
 
 /**

@@ -33,6 +33,26 @@ export const StreamConfig = Schema.Struct({
   key: Name.annotate({ description: "The primary key column: orders the read and breaks ties between equal cursors." }),
   columns: Schema.optionalKey(
     Schema.Array(Name).check(Schema.isMinLength(1)).annotate({ description: "The columns to read (default: all)." })
+  ),
+  onNull: Schema.optionalKey(
+    Schema.Literals(["skip", "include-first"]).annotate({
+      description:
+        'Rows whose cursor is NULL: "skip" (default) never reads them; "include-first" reads them first, by key, then the valued rows.'
+    })
+  ),
+  chunks: Schema.optionalKey(
+    Schema.Struct({
+      rows: Schema.optionalKey(
+        Schema.Int.check(Schema.isGreaterThan(0)).annotate({ description: "Rows per key range (default 50000)." })
+      ),
+      concurrency: Schema.optionalKey(
+        Schema.Int.check(Schema.isGreaterThan(0)).annotate({
+          description: "Key ranges read at once, each on its own connection (default 2; the pool needs one more)."
+        })
+      )
+    }).annotate({
+      description: "Read a snapshot (no cursor) as key ranges, several at a time, one checkpoint after every batch."
+    })
   )
 })
 

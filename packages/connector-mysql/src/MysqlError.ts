@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import { ConnectorError } from "@data-mcp/core"
-import { SqlError } from "./internal/sql.ts"
+import { SqlError } from "./Sql.ts"
 
 /**
  * The reason a row of the table produces.
@@ -198,6 +198,18 @@ export const rules: ReadonlyArray<Rule> = [
     "ER_NOT_ALLOWED_COMMAND",
     "Unknown",
     "LOAD DATA LOCAL INFILE is disabled on the server (local_infile = 0); enable it or use the INSERT path"
+  ),
+  errno(
+    3948,
+    "ER_CLIENT_LOCAL_FILES_DISABLED",
+    "Unknown",
+    "LOAD DATA LOCAL INFILE is disabled on the server (MySQL 8: local_infile = 0); enable it or use the INSERT path"
+  ),
+  errno(
+    4166,
+    "ER_LOAD_INFILE_CAPABILITY_DISABLED",
+    "Unknown",
+    "LOAD DATA LOCAL INFILE is disabled on the server (MariaDB 10.6+: local_infile = 0); enable it or use the INSERT path"
   ),
   // Bad records: the record is refused, the run goes on.
   errno(1048, "ER_BAD_NULL_ERROR", "InvalidRecord", RECORD),

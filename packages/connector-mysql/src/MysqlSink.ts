@@ -1,9 +1,9 @@
 /**
- * A MySQL / MariaDB sink: appends records with multi-row `INSERT`s sized to the server's `max_allowed_packet`
- * (every value bound) and, when `transactional` (the default), commits each batch's rows, its checkpoint and the
- * run's (lease token, batch seq) in one InnoDB transaction against a state table in the target database —
- * exactly-once delivery: a retried write that already committed is skipped, and a run whose lease was taken
- * over is fenced.
+ * A MySQL / MariaDB sink: appends records with `LOAD DATA LOCAL INFILE` streamed from memory (where the server
+ * allows `local_infile`) or multi-row `INSERT`s sized to the server's `max_allowed_packet` (every value bound)
+ * and, when `transactional` (the default), commits each batch's rows, its checkpoint and the run's (lease token,
+ * batch seq) in one InnoDB transaction against a state table in the target database — exactly-once delivery: a
+ * retried write that already committed is skipped, and a run whose lease was taken over is fenced.
  *
  * MySQL commits implicitly around DDL, so DDL (creating the table, adding columns, the swap of a replace) runs
  * outside the data transaction, under a named lock (`GET_LOCK`), before the rows are written; it is idempotent
@@ -13,9 +13,12 @@
  * @since 0.1.0
  */
 import { createHash } from "node:crypto"
+import type { Readable } from "node:stream"
 import { type Batch, type Checkpoint, Config, ConnectorError, Sink, StateStore } from "@data-mcp/core"
 import { Effect, Option, Schema, type Scope } from "effect"
+import * as LoadData from "./internal/loadData.ts"
 import * as Pool from "./internal/pool.ts"
+import * as SinkPlan from "./internal/sinkPlan.ts"
 import * as Rows from "./internal/sinkRows.ts"
 import * as SinkSql from "./internal/sinkSql.ts"
 import type * as MysqlCodec from "./MysqlCodec.ts"
@@ -77,6 +80,12 @@ export const SinkOptions = Schema.Struct({
       description: 'The sink name in errors, logs and metrics (default "mysql").'
     })
   ),
+  load: Schema.optionalKey(
+    Schema.Literals(["auto", "infile", "insert"]).annotate({
+      description:
+        'How append and replace write rows: "auto" (default: LOAD DATA LOCAL INFILE streamed from memory where the server allows local_infile, else multi-row INSERTs), "infile" (LOAD DATA only; fails if the server refuses it) or "insert" (multi-row INSERTs sized to max_allowed_packet). A merge always uses INSERT … ON DUPLICATE KEY UPDATE.'
+    })
+  ),
   disposition: Schema.optionalKey(
     Schema.Union([
       Schema.Literals(["append", "replace"]),
@@ -129,6 +138,12 @@ export type SinkOptionsInput = typeof SinkOptions.Encoded
 export const decode = (input: unknown): Effect.Effect<SinkOptions, Config.ConfigError> =>
   Config.decode("mysql sink", SinkOptions, input)
 
+/** An encoded batch and the live columns it names. */
+interface EncodedWork {
+  readonly columns: ReadonlyArray<MysqlCodec.TargetColumn>
+  readonly encoded: Batch.Encoded
+}
+
 /** The table's columns as last read. */
 interface Live {
   readonly exists: boolean
@@ -137,6 +152,9 @@ interface Live {
 
 /** Half of max_allowed_packet per INSERT: escaping and the statement's own text stay well inside it. */
 const PACKET_SHARE = 0.5
+
+/** The largest packet of a LOAD DATA stream (and at most the INSERT budget). */
+const INFILE_PIECE = 1024 * 1024
 
 /**
  * Makes a MySQL / MariaDB sink (`append` by default, or `replace` / `merge` through `disposition`). Options are
@@ -148,11 +166,14 @@ const PACKET_SHARE = 0.5
  * - `open` opens a pool for the run and, under `GET_LOCK`, creates the table from the declared columns (`create`,
  *   default true; a merge's key becomes the primary key) and the state table `data_mcp_state (state_key, target,
  *   token, seq, checkpoint)` in the target database.
- * - `write` encodes each record on its own with `MysqlCodec` (a value that does not fit its column rejects only
- *   its record, naming the column, never the value) and inserts the rows in statements under half of
- *   `max_allowed_packet`. Transactional (the default), in one transaction: `SELECT … FOR UPDATE` of the state
- *   row, `StateError` `Fenced` if a higher lease token has written, skip if this token already committed this
- *   `seq`, else insert the rows and store (token, seq, checkpoint), then commit.
+ * - `encode` (ahead of `write`, see `Sink.Writer.encode`) and `write` encode each record on its own with
+ *   `MysqlCodec` (a value that does not fit its column rejects only its record, naming the column, never the
+ *   value). `append` and `replace` load the rows with `LOAD DATA LOCAL INFILE` (`load: "auto"` where the server
+ *   allows it, or `"infile"`) behind a savepoint — a load with warnings or a short count is rolled back and the
+ *   rows inserted instead — or insert them in statements under half of `max_allowed_packet` (`load: "insert"`).
+ *   Transactional (the default), in one transaction: `SELECT … FOR UPDATE` of the state row, `StateError`
+ *   `Fenced` if a higher lease token has written, skip if this token already committed this `seq`, else write the
+ *   rows and store (token, seq, checkpoint), then commit.
  * - `merge`: the batch keeps one row per key (the highest `versionBy`, ties to the last) and is applied by `INSERT
  *   … ON DUPLICATE KEY UPDATE`, a row updating only if its version is not older; `deleteWhen` deletes keys.
  * - `replace`: writes go to `<table>__dm_stg_<hash>` (truncated by the first batch of a run); `finish` swaps it in
@@ -188,6 +209,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
   const name = options.name ?? "mysql"
   const transactional = options.transactional ?? true
   const create = options.create ?? true
+  const load = options.load ?? "auto"
   const mode: Rows.Mode = options.schemaEvolution ?? "evolve"
   const [database, table] =
     typeof options.table === "string" ? [options.connection.database, options.table] : options.table
@@ -221,6 +243,12 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
         : Sink.append
 
   const fail = (operation: string, reason: ConnectorError.Reason) => ConnectorError.make(name, operation, reason)
+  const refusedReason = () =>
+    new ConnectorError.Unknown({
+      detail:
+        'the server refuses LOAD DATA LOCAL INFILE (local_infile = 0): enable it (SET GLOBAL local_infile = 1) or set load: "auto" or "insert"',
+      transient: false
+    })
 
   const open = (
     context: Sink.OpenContext
@@ -286,6 +314,13 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
       )
       const [packet] = yield* Pool.query<{ maxPacket: number | string }>(pool, SinkSql.maxPacket, "open")
       const budget = Math.max(64 * 1024, Math.floor(Number(packet?.maxPacket ?? 4_194_304) * PACKET_SHARE))
+      // LOAD DATA LOCAL needs the server's local_infile (MariaDB's default is ON, MySQL 8's OFF).
+      let infile = false
+      if (load !== "insert" && merge === undefined) {
+        const [flag] = yield* Pool.query<{ on: number | string | null }>(pool, SinkSql.localInfile, "open")
+        infile = Number(flag?.on ?? 0) === 1
+        if (!infile && load === "infile") return yield* fail("open", refusedReason())
+      }
       let live = yield* readLive(pool)
       let wrote = false
 
@@ -347,15 +382,77 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
 
       type Prepared = Effect.Success<ReturnType<typeof prepare>>
 
+      /**
+       * Streams rows with `LOAD DATA LOCAL INFILE` behind a savepoint, inside the caller's transaction. `true` if
+       * every row went in as it is: the server reports as many rows as were sent and no warning. Otherwise (a
+       * LOCAL load turns value errors and duplicate keys into warnings) or if the server refuses LOAD DATA, the
+       * savepoint is rolled back and `false` returned, so the caller inserts the same rows instead: none is lost or
+       * written twice.
+       */
+      const loadRows = (
+        c: Pool.Connection,
+        columns: ReadonlyArray<MysqlCodec.TargetColumn>,
+        count: number,
+        rows: () => Readable
+      ) =>
+        Effect.gen(function* () {
+          yield* Pool.query(c, SinkSql.savepoint, "write")
+          const loaded = yield* Effect.result(
+            Pool.query(c, LoadData.statement(writeTable, columns), "write", { infile: rows })
+          )
+          if (loaded._tag === "Success") {
+            const ok = loaded.success
+            if (Number(ok.affectedRows) === count && Number(ok.warningStatus ?? 0) === 0) {
+              yield* Pool.query(c, SinkSql.releaseSavepoint, "write")
+              return true
+            }
+          } else if (LoadData.isRefusal(loaded.failure)) {
+            if (load === "infile") return yield* fail("write", refusedReason())
+            infile = false
+          } else return yield* Effect.fail(loaded.failure)
+          yield* Pool.query(c, SinkSql.rollbackToSavepoint, "write")
+          return false
+        })
+
+      /** Rows as multi-row INSERTs under the packet budget. */
+      const insertAll = (
+        c: Pool.Connection,
+        names: ReadonlyArray<string>,
+        rows: ReadonlyArray<ReadonlyArray<unknown>>
+      ) =>
+        Effect.forEach(
+          Rows.groups(rows, budget),
+          (group) => Pool.query(c, SinkSql.insertRows(writeTable, names, group), "write"),
+          {
+            discard: true
+          }
+        )
+
+      /** Applies rows encoded ahead (`encode`): loaded as they are, or parsed back and inserted. */
+      const applyEncoded = (c: Pool.Connection, work: EncodedWork) =>
+        Effect.gen(function* () {
+          const { columns, encoded } = work
+          if (encoded.rows === 0) return
+          const piece = Math.min(INFILE_PIECE, budget)
+          if (infile && (yield* loadRows(c, columns, encoded.rows, () => LoadData.streamChunks(encoded.chunks, piece))))
+            return
+          yield* insertAll(
+            c,
+            columns.map((col) => col.name),
+            LoadData.parse(columns, encoded.chunks)
+          )
+        })
+
       /** Applies the rows as the disposition says, on a connection inside the caller's transaction. */
       const apply = (c: Pool.Connection, prepared: Prepared) =>
         Effect.gen(function* () {
           const names = prepared.columns.map((col) => col.name)
           if (prepared.rows.length === 0 || names.length === 0) return
           if (merge === undefined) {
-            for (const group of Rows.groups(prepared.rows, budget))
-              yield* Pool.query(c, SinkSql.insertRows(writeTable, names, group), "write")
-            return
+            const piece = Math.min(INFILE_PIECE, budget)
+            const rows = () => LoadData.stream(prepared.columns, prepared.rows, piece)
+            if (infile && (yield* loadRows(c, prepared.columns, prepared.rows.length, rows))) return
+            return yield* insertAll(c, names, prepared.rows)
           }
           const keyAt = merge.key.map((k) => names.indexOf(k))
           if (keyAt.some((i) => i < 0))
@@ -409,11 +506,16 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
       ): Effect.Effect<Sink.WriteResult, Sink.SinkError | StateStore.StateError> =>
         Effect.scoped(
           Effect.gen(function* () {
-            const prepared = yield* prepare(batch.records)
+            const work = batch.encoded === undefined ? undefined : yield* encodedWork(batch.encoded)
+            const prepared = work === undefined ? yield* prepare(batch.records) : undefined
             const result: Sink.WriteResult =
-              prepared.rejected.length === 0
-                ? { written: prepared.rows.length }
-                : { written: prepared.rows.length, rejected: prepared.rejected }
+              prepared === undefined
+                ? { written: work!.encoded.rows }
+                : prepared.rejected.length === 0
+                  ? { written: prepared.rows.length }
+                  : { written: prepared.rows.length, rejected: prepared.rejected }
+            const applyWork = (c: Pool.Connection) =>
+              prepared === undefined ? applyEncoded(c, work!) : apply(c, prepared)
             // The first batch of a replace run starts the staging table over: inside the fenced transaction (a
             // DELETE, since TRUNCATE would commit), so a stale run never empties what a newer one staged.
             const restart = staging !== undefined && ctx.seq === 0 && ctx.checkpointFrom === null && live.exists
@@ -421,7 +523,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
             if (!transactional) {
               if (restart)
                 yield* underLock("write", (l) => Effect.asVoid(Pool.query(l, SinkSql.truncate(staging!), "write")))
-              yield* inTransaction(c, Effect.andThen(apply(c, prepared), Pool.query(c, SinkSql.commit, "write")))
+              yield* inTransaction(c, Effect.andThen(applyWork(c), Pool.query(c, SinkSql.commit, "write")))
               wrote = true
               return result
             }
@@ -449,7 +551,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
                   }
                 }
                 if (restart) yield* Pool.query(c, SinkSql.deleteAll(staging!), "write")
-                yield* apply(c, prepared)
+                yield* applyWork(c)
                 const checkpoint = ctx.checkpointTo === undefined ? null : JSON.stringify(ctx.checkpointTo)
                 yield* Pool.query(
                   c,
@@ -463,6 +565,57 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
             )
           })
         )
+
+      /** The live columns an encoded batch names, in its order (re-read once if the table grew meanwhile). */
+      const encodedWork = (encoded: Batch.Encoded) =>
+        Effect.gen(function* () {
+          if (encoded.format !== LoadData.FORMAT)
+            return yield* fail(
+              "write",
+              new ConnectorError.Unknown({
+                detail: `an encoded batch in ${encoded.format}, which this sink does not load`
+              })
+            )
+          const find = () => {
+            const byName = new Map(live.columns.map((col) => [col.name, col]))
+            const columns = encoded.columns.map((col) => byName.get(col.name))
+            return columns.every((col, i) => col !== undefined && LoadData.typeName(col) === encoded.columns[i]!.type)
+              ? (columns as ReadonlyArray<MysqlCodec.TargetColumn>)
+              : undefined
+          }
+          let columns = find()
+          if (columns === undefined) {
+            live = yield* readLive(pool)
+            columns = find()
+          }
+          if (columns === undefined)
+            return yield* fail(
+              "write",
+              new ConnectorError.Unknown({
+                detail: `the columns of ${label} changed while the run was writing to it; run it again`
+              })
+            )
+          return { columns, encoded } satisfies EncodedWork
+        })
+
+      // Ahead of `write` (see `Sink.Writer.encode`): records that fit the table as it is become LOAD DATA text at
+      // once, so they die young and the runner joins their batches (also for `load: "insert"`, whose write parses
+      // the text back into bound values); those that need DDL or a discard first wait for `write` as records.
+      const encodeAhead = (records: ReadonlyArray<Record<string, unknown>>) => {
+        if (!live.exists) return undefined
+        const scanned = Rows.scan(records, new Set(live.columns.map((col) => col.name)))
+        if (scanned.added.length > 0) return undefined
+        const columns = live.columns.filter((col) => declared.has(col.name) || scanned.present.has(col.name))
+        if (columns.length === 0) return undefined
+        const out = LoadData.encodeRecords(columns, records)
+        const encoded: Batch.Encoded = {
+          format: LoadData.FORMAT,
+          columns: columns.map((col) => ({ name: col.name, type: LoadData.typeName(col) })),
+          rows: out.rows,
+          chunks: out.rows === 0 ? [] : [out.chunk]
+        }
+        return { encoded, rejected: out.rejected }
+      }
 
       const loadCheckpoint = Effect.map(
         Pool.query<{ checkpoint: string | null }>(
@@ -510,6 +663,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
 
       const writer: Sink.Writer<Record<string, unknown>> = {
         write,
+        ...(merge === undefined ? { encode: encodeAhead } : {}),
         ...(transactional ? { loadCheckpoint } : {}),
         ...(staging === undefined ? {} : { finish: finish(staging) })
       }
@@ -523,9 +677,15 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
 
   return Sink.make<Record<string, unknown>>({
     name,
-    capabilities: { transactional, idempotent: merge !== undefined, maxConcurrentWrites: 1 },
+    capabilities: {
+      transactional,
+      idempotent: merge !== undefined,
+      maxConcurrentWrites: 1,
+      ...(merge === undefined ? { encodings: [LoadData.FORMAT] } : {})
+    },
     disposition,
     open,
-    check
+    check,
+    plan: (sample) => SinkPlan.plan({ connection: options.connection, target, create, mode }, sample)
   })
 }

@@ -10,22 +10,29 @@
  *   rows above it, or committed after the snapshot, belong to the next run.
  * - With a cursor: `WHERE c <= upper AND (c > $c OR (c = $c AND k > $k)) ORDER BY c, k`; each batch's
  *   checkpoint is its last `(cursor, key)`, so equal cursor values across a batch boundary are neither lost nor
- *   repeated. Rows whose cursor is NULL are not read. Without a cursor: by key alone.
+ *   repeated. Rows whose cursor is NULL are not read, unless `onNull: "include-first"` (they come first, by key).
+ *   Without a cursor: by key alone.
+ * - A table snapshot with `chunks` is read as key ranges, several at once, each on its own connection, all in one
+ *   snapshot (see `ChunkOptions`).
  * - Boundary values are bound in the column's type (`bigint` as an integer, `DECIMAL` cast to `DECIMAL(65,30)`),
  *   never compared as floats. Tables, cursors, keys and columns must belong to the catalog's closed set (the
  *   database's tables, the relation's columns).
  * - A query stream (`query`, built with `sql`) is read as a derived table: `SELECT … FROM (query) AS t …`.
  *
- * **Checkpoint** (per stream): `{ cursor, key }` (exact text) with a cursor; `{ key }` while a stream without one
- * is being read, then `{ done: true }`.
+ * **Checkpoint** (per stream): `{ cursor, key }` (exact text) with a cursor (`cursor: null` inside the NULL
+ * section); `{ key }` while a stream without one is being read, then `{ done: true }`.
  *
  * @since 0.1.0
  */
 import { Batch, type Checkpoint, ConnectorError, Source } from "@data-mcp/core"
 import { Effect, Schema, type Scope, Stream } from "effect"
 import type { FieldPacket, QueryOptions } from "mysql2"
+import * as IncrementalStream from "./internal/incremental.ts"
 import * as Pool from "./internal/pool.ts"
 import * as internal from "./internal/source.ts"
+import * as SourceChunks from "./internal/sourceChunks.ts"
+import * as SourceOptions from "./internal/sourceOptions.ts"
+import * as SourceRows from "./internal/sourceRows.ts"
 import * as MysqlCodec from "./MysqlCodec.ts"
 import type * as MysqlConfig from "./MysqlConfig.ts"
 import * as MysqlError from "./MysqlError.ts"
@@ -50,7 +57,53 @@ export interface StreamOptions {
   readonly key: string
   /** The columns to read (default: all); the key and cursor are always read. */
   readonly columns?: ReadonlyArray<string> | undefined
+  /**
+   * Rows whose cursor is NULL: `"skip"` (the default) never reads them; `"include-first"` reads them first, by
+   * key, as if their cursor were below every value, then the valued rows (checkpoint `{ cursor: null, key }`
+   * while inside that section). Being below every value, a NULL-cursor row is read only while the checkpoint is
+   * still in the NULL section (the first run, or one resuming inside it): rows that get a NULL cursor later are
+   * behind the checkpoint and are not read by later runs. The same as the PostgreSQL source and core's
+   * `Incremental`.
+   */
+  readonly onNull?: "skip" | "include-first" | undefined
+  /**
+   * Reads a table snapshot (a table stream without a cursor) as key ranges, several at a time, each on its own
+   * connection (see `ChunkOptions`).
+   */
+  readonly chunks?: ChunkOptions | undefined
 }
+
+/**
+ * How a table snapshot is split into chunks: key ranges of about `rows` rows each, planned once at the start (one
+ * pass over the key's index, with window functions), read up to `concurrency` at a time, each on its own
+ * connection, and emitted in key order, so every checkpoint (`{ key }` after every batch) stays valid and a
+ * resumed run plans the rest from its checkpoint. At most `concurrency` chunks are held in memory.
+ *
+ * **Consistency.** MySQL and MariaDB cannot share one transaction's snapshot across connections. The readers get
+ * one anyway: a separate connection holds `LOCK TABLES t READ` while every reader opens `START TRANSACTION WITH
+ * CONSISTENT SNAPSHOT` (the lock waits for transactions that wrote to the table and pauses its writers for those
+ * few statements), then unlocks. Without the LOCK TABLES privilege each reader has its own snapshot: rows above
+ * the upper key bound fixed at the start (the high-water mark) are never read, and each key range is read in one
+ * snapshot, but a row changed while the readers opened may be read in either version (a warning is logged).
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export interface ChunkOptions {
+  /** Rows per chunk (default 50,000). Memory holds up to `concurrency` chunks. */
+  readonly rows?: number | undefined
+  /** Chunks read at once, each on its own connection (default 2); the pool needs `concurrency + 1` connections. */
+  readonly concurrency?: number | undefined
+}
+
+/**
+ * A table read as core's `Incremental` describes (`cursor` → cursor, `tieBreaker` → key, `onNull`); `lag`,
+ * `lookback`, `order: "desc"`, `initial` and `end` are refused by `make` with a `ConfigError`.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export type IncrementalStreamOptions = IncrementalStream.IncrementalStreamOptions
 
 /**
  * What `make` takes.
@@ -60,7 +113,11 @@ export interface StreamOptions {
  */
 export interface MysqlSourceOptions {
   readonly connection: MysqlConfig.MysqlConfig
-  readonly streams: ReadonlyArray<StreamOptions>
+  /**
+   * The tables and queries to read, one after the other; a table may also be given with
+   * `incremental: Incremental.make({ cursor, tieBreaker, onNull })`.
+   */
+  readonly streams: ReadonlyArray<StreamOptions | IncrementalStreamOptions>
   /** Rows per batch (default: the runner's batch size hint). */
   readonly batchSize?: number | undefined
   /** The source name in errors and logs (default `"mysql"`). */
@@ -68,12 +125,13 @@ export interface MysqlSourceOptions {
 }
 
 /**
- * The position of one stream: after `(cursor, key)` (exact text), or finished.
+ * The position of one stream: after `(cursor, key)` (exact text), or finished. A `null` cursor is a position in
+ * the NULL-cursor section (`onNull: "include-first"`), after `key`.
  *
  * @category models
  * @since 0.1.0
  */
-export type Position = { readonly cursor?: string; readonly key: string } | { readonly done: true }
+export type Position = { readonly cursor?: string | null; readonly key: string } | { readonly done: true }
 
 /**
  * The source's checkpoint: stream name → position.
@@ -90,7 +148,7 @@ export type MysqlCheckpoint = Readonly<Record<string, Position>>
  * @since 0.1.0
  */
 export const Position: Schema.Codec<Position, Checkpoint.Json> = Schema.Union([
-  Schema.Struct({ cursor: Schema.optionalKey(Schema.String), key: Schema.String }),
+  Schema.Struct({ cursor: Schema.optionalKey(Schema.NullOr(Schema.String)), key: Schema.String }),
   Schema.Struct({ done: Schema.Literal(true) })
 ]) as unknown as Schema.Codec<Position, Checkpoint.Json>
 
@@ -119,6 +177,8 @@ interface Resolved {
   readonly columns: ReadonlyArray<{ readonly name: string; readonly kind: MysqlCodec.Kind }>
   readonly cursor: { readonly name: string; readonly kind: MysqlCodec.Kind } | undefined
   readonly key: { readonly name: string; readonly kind: MysqlCodec.Kind }
+  readonly includeNulls: boolean
+  readonly chunks: SourceChunks.Chunking | undefined
 }
 
 const invalid = (name: string, operation: string, detail: string) =>
@@ -132,10 +192,14 @@ const rawText: QueryOptions["typeCast"] = (field) => field.string()
 const probeFields = (runner: Pool.Pool | Pool.Connection, relation: internal.Relation, operation: string) =>
   Effect.callback<ReadonlyArray<FieldPacket>, ConnectorError.ConnectorError>((resume) => {
     const q = internal.probe(relation)
-    runner.query({ sql: q.text, values: [...q.values] }, (error, _rows, fields) => {
-      if (error !== null) resume(Effect.fail(MysqlError.toConnectorError(error, operation)))
-      else resume(Effect.succeed(fields ?? []))
-    })
+    try {
+      runner.query({ sql: q.text, values: [...q.values] }, (error, _rows, fields) => {
+        if (error !== null) resume(Effect.fail(MysqlError.toConnectorError(error, operation)))
+        else resume(Effect.succeed(fields ?? []))
+      })
+    } catch (error) {
+      resume(Effect.fail(MysqlError.toConnectorError(error, operation)))
+    }
   })
 
 const relationOf = (
@@ -209,22 +273,14 @@ const resolve = (
       relation,
       columns: wanted.map((c) => ({ name: c, kind: byName.get(c)!.kind })),
       cursor: options.cursor === undefined ? undefined : yield* ordered(options.cursor, "cursor"),
-      key: yield* ordered(options.key, "key")
+      key: yield* ordered(options.key, "key"),
+      includeNulls: options.onNull === "include-first",
+      chunks: SourceOptions.chunkingOf(options)
     }
   })
 
 const loadTables = (pool: Pool.Pool, database: string) =>
   Pool.query<internal.TableName>(pool, internal.listTables(database), "discover")
-
-/** A consistent, read-only snapshot transaction on the connection, ended when the scope closes. */
-const snapshot = (connection: Pool.Connection) =>
-  Effect.acquireRelease(
-    Effect.gen(function* () {
-      yield* Pool.query(connection, sql`set transaction isolation level repeatable read`, "read")
-      yield* Pool.query(connection, sql`start transaction with consistent snapshot, read only`, "read")
-    }),
-    () => Effect.ignore(Pool.query(connection, sql`rollback`, "read"))
-  )
 
 /** A backfill's end for one stream: its position in `ReadContext.end` (absent: nothing to backfill). */
 interface EndOf {
@@ -248,65 +304,96 @@ const readStream = (
     )
   if (end !== undefined && end.to === undefined) return Stream.empty
   const endAt = end?.to === undefined || "done" in end.to ? undefined : end.to
-  const finished = (): ReadonlyArray<Batch.Batch<Row, MysqlCheckpoint>> => {
-    if (hasCursor) return []
-    positions[resolved.stream] = { done: true }
-    return [Batch.make<Row, MysqlCheckpoint>([], { stream: resolved.stream, checkpoint: { ...positions } })]
+  if (endAt !== undefined && hasCursor !== (endAt.cursor !== undefined))
+    return Stream.fail(
+      invalid(name, "read", `The backfill end of ${resolved.stream} does not match the stream's cursor option.`)
+    )
+  const kinds = new Map(resolved.columns.map((c) => [c.name, c.kind]))
+  const cursorName = resolved.cursor?.name
+  const keyName = resolved.key.name
+  // The cursor and key keep their exact text (timestamps carry it privately), for the checkpoint.
+  const special = new Map<string, (text: string) => unknown>()
+  for (const column of [resolved.key, ...(resolved.cursor === undefined ? [] : [resolved.cursor])])
+    if (kinds.has(column.name)) special.set(column.name, (text) => internal.decodeBoundary(column.kind, text))
+  const decode = MysqlCodec.makeRowDecoder(kinds, special)
+  const columns = resolved.columns.map((c) => c.name)
+  const batch = (records: ReadonlyArray<Row>, position: Position) => {
+    positions[resolved.stream] = position
+    return Batch.make<Row, MysqlCheckpoint>(records, { stream: resolved.stream, checkpoint: { ...positions } })
   }
+  const finished = (): ReadonlyArray<Batch.Batch<Row, MysqlCheckpoint>> =>
+    hasCursor ? [] : [batch([], { done: true })]
+  const after = start === undefined || "done" in start ? undefined : start
+
+  if (resolved.chunks !== undefined && resolved.relation._tag === "Table")
+    return SourceChunks.read({
+      source: name,
+      stream: resolved.stream,
+      pool,
+      table: resolved.relation.name,
+      relation: resolved.relation,
+      columns,
+      key: resolved.key,
+      limit,
+      chunking: resolved.chunks,
+      decode,
+      keyText: (row) => internal.boundaryText(row[keyName]),
+      after: after?.key,
+      end: endAt?.key,
+      batch
+    })
+
   return Stream.unwrap(
     Effect.gen(function* () {
       const connection = yield* Pool.connection(pool, "read")
-      yield* snapshot(connection)
+      yield* SourceRows.snapshot(connection)
       const bound = (resolved.cursor ?? resolved.key).name
       const [row] = yield* Pool.query<{ upper: string | null }>(
         connection,
         internal.upperBound(resolved.relation, bound),
         "read",
-        {
-          typeCast: rawText
-        }
+        { typeCast: rawText }
       )
-      const upper = row?.upper ?? null
-      if (upper === null) return Stream.fromIterable(finished())
-      const query = internal.readQuery({
-        relation: resolved.relation,
-        columns: resolved.columns.map((c) => c.name),
-        cursor: resolved.cursor,
-        key: resolved.key,
-        upper,
-        after: start === undefined || "done" in start ? undefined : start,
-        end: endAt
-      })
-      const kinds = new Map(resolved.columns.map((c) => [c.name, c.kind]))
-      const cursorName = resolved.cursor?.name
-      const keyName = resolved.key.name
-      // The cursor and key keep their exact text (timestamps carry it privately), for the checkpoint.
-      const special = new Map<string, (text: string) => unknown>()
-      for (const column of [resolved.key, ...(resolved.cursor === undefined ? [] : [resolved.cursor])])
-        if (kinds.has(column.name)) special.set(column.name, (text) => internal.decodeBoundary(column.kind, text))
-      const decode = MysqlCodec.makeRowDecoder(kinds, special)
-      const rows = connection
-        .query({ sql: query.text, values: [...query.values] })
-        .stream({ highWaterMark: Math.max(limit, 256) })
-      // mysql2 does not fail a streamed query whose connection is lost (KILL, reset): the connection's "error"
-      // event is passed on to the stream, so the read fails (retryably) instead of waiting forever.
-      const lost = (error: Error) => rows.destroy(error)
-      yield* Effect.acquireRelease(
-        Effect.sync(() => connection.on("error", lost)),
-        () => Effect.sync(() => connection.off("error", lost))
-      )
-      const batches = Stream.fromAsyncIterable(internal.chunks<Row>(rows, limit), (cause) =>
-        MysqlError.toConnectorError(cause, "read")
-      )
+      // A backfill whose end is inside the NULL section reads no valued row.
+      const upper = endAt !== undefined && endAt.cursor === null ? null : (row?.upper ?? null)
+      // NULL-cursor rows come first (onNull: "include-first"), while the checkpoint is still in their section.
+      const readNulls = hasCursor && resolved.includeNulls && (after === undefined || after.cursor === null)
+      if (upper === null && !readNulls) return Stream.fromIterable(finished())
+      const section = (nulls: boolean) =>
+        Stream.map(
+          SourceRows.streamRows(
+            connection,
+            internal.readQuery({
+              relation: resolved.relation,
+              columns,
+              cursor: resolved.cursor,
+              key: resolved.key,
+              upper: upper ?? "",
+              after: nulls ? after : typeof after?.cursor === "string" || !hasCursor ? after : undefined,
+              end: nulls ? (endAt?.cursor === null ? endAt : undefined) : endAt,
+              nulls
+            }),
+            limit,
+            decode
+          ),
+          (records) => {
+            const last = records[records.length - 1]!
+            const key = internal.boundaryText(last[keyName])
+            return batch(
+              records,
+              cursorName === undefined
+                ? { key }
+                : { cursor: nulls ? null : internal.boundaryText(last[cursorName]), key }
+            )
+          }
+        )
+      const sections = readNulls
+        ? upper === null
+          ? section(true)
+          : Stream.concat(section(true), section(false))
+        : section(false)
       return Stream.concat(
-        Stream.map(batches, (records) => {
-          decode(records)
-          const last = records[records.length - 1]!
-          const key = internal.boundaryText(last[keyName])
-          positions[resolved.stream] =
-            cursorName === undefined ? { key } : { cursor: internal.boundaryText(last[cursorName]), key }
-          return Batch.make<Row, MysqlCheckpoint>(records, { stream: resolved.stream, checkpoint: { ...positions } })
-        }),
+        sections,
         Stream.suspend(() => Stream.fromIterable(finished()))
       )
     })
@@ -333,9 +420,11 @@ const readStream = (
  * @category constructors
  * @since 0.1.0
  */
-export const make = (options: MysqlSourceOptions): Source.Source<Row, MysqlCheckpoint> => {
+export const make = (input: MysqlSourceOptions): Source.Source<Row, MysqlCheckpoint> => {
+  const options = { ...input, streams: input.streams.map(IncrementalStream.toStreamOptions) }
   const name = options.name ?? "mysql"
   const config = options.connection
+  SourceOptions.check(name === "mysql" ? "mysql source" : name, options)
 
   const withPool = <A>(
     f: (pool: Pool.Pool) => Effect.Effect<A, ConnectorError.ConnectorError, Scope.Scope>

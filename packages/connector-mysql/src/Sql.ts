@@ -7,7 +7,10 @@
  *
  * @since 0.1.0
  */
-import * as internal from "./internal/sql.ts"
+import { SqlTemplate } from "@data-mcp/core"
+import { dialect } from "./internal/sql.ts"
+
+const made = SqlTemplate.make(dialect)
 
 /**
  * A piece of SQL and its bound values. `text` has `?` where the values go; `values` are in that order.
@@ -16,7 +19,7 @@ import * as internal from "./internal/sql.ts"
  * @category models
  * @since 0.1.0
  */
-export type Fragment = internal.Fragment
+export type Fragment = SqlTemplate.Fragment
 
 /**
  * A query could not be built safely (a second statement, a raw `?`, a placeholder inside quotes, an identifier
@@ -25,7 +28,7 @@ export type Fragment = internal.Fragment
  * @category errors
  * @since 0.1.0
  */
-export const SqlError: typeof internal.SqlError = internal.SqlError
+export const SqlError: typeof SqlTemplate.SqlError = SqlTemplate.SqlError
 
 /**
  * The type of `SqlError`.
@@ -33,7 +36,7 @@ export const SqlError: typeof internal.SqlError = internal.SqlError
  * @category errors
  * @since 0.1.0
  */
-export type SqlError = internal.SqlError
+export type SqlError = SqlTemplate.SqlError
 
 /**
  * The `sql` tagged template with its helpers.
@@ -41,16 +44,7 @@ export type SqlError = internal.SqlError
  * @category models
  * @since 0.1.0
  */
-export interface Sql {
-  /** Builds a fragment: every interpolated value is bound; interpolated fragments are spliced in. */
-  (strings: TemplateStringsArray, ...values: ReadonlyArray<unknown>): Fragment
-  /** A backquoted identifier, optionally checked against a closed set. See `ident`. */
-  readonly ident: typeof ident
-  /** Fragments joined by a separator fragment (default `, `). See `join`. */
-  readonly join: typeof join
-  /** The empty fragment. */
-  readonly empty: Fragment
-}
+export type Sql = SqlTemplate.Sql
 
 /**
  * A backquoted identifier: `ident("orders")` is `` `orders` ``, `ident(["shop", "orders"])` is
@@ -71,10 +65,7 @@ export interface Sql {
  * @category constructors
  * @since 0.1.0
  */
-export const ident: (
-  name: string | ReadonlyArray<string>,
-  allowed?: Iterable<string | ReadonlyArray<string>>
-) => Fragment = internal.ident
+export const ident: SqlTemplate.Sql["ident"] = made.ident
 
 /**
  * Joins fragments with a separator fragment (default `, `). An empty list gives the empty fragment.
@@ -82,8 +73,7 @@ export const ident: (
  * @category combinators
  * @since 0.1.0
  */
-export const join = (fragments: Iterable<Fragment>, separator: Fragment = internal.comma): Fragment =>
-  internal.join(fragments, separator)
+export const join: SqlTemplate.Sql["join"] = made.join
 
 /**
  * The empty fragment (no text, no values).
@@ -91,7 +81,7 @@ export const join = (fragments: Iterable<Fragment>, separator: Fragment = intern
  * @category constructors
  * @since 0.1.0
  */
-export const empty: Fragment = internal.empty
+export const empty: Fragment = made.empty
 
 /**
  * The tagged template that builds every query: each `${value}` becomes the next `?`, a `${fragment}` is
@@ -112,10 +102,7 @@ export const empty: Fragment = internal.empty
  * @category constructors
  * @since 0.1.0
  */
-export const sql: Sql = Object.assign(
-  (strings: TemplateStringsArray, ...values: ReadonlyArray<unknown>): Fragment => internal.template(strings, values),
-  { ident, join, empty }
-)
+export const sql: Sql = made
 
 /**
  * Whether a value is a `Fragment`.
@@ -123,4 +110,4 @@ export const sql: Sql = Object.assign(
  * @category guards
  * @since 0.1.0
  */
-export const isFragment: (u: unknown) => u is Fragment = internal.isFragment
+export const isFragment = (u: unknown): u is Fragment => SqlTemplate.isFragment(u) && u.dialect === dialect

@@ -1,6 +1,6 @@
 // Fault tests against the real MariaDB/MySQL (MYSQL_HOST…, default root@127.0.0.1:3306): a MariaDB → MariaDB
-// pipeline (MysqlSource → map → transactional MysqlSink append) whose source connection, then sink transaction
-// connection, is killed mid-run with `KILL <id>`: the run retries and the target holds exactly the source's rows
+// pipeline (MysqlSource → map → transactional MysqlSink append) whose source connection (of a plain and of a
+// chunked read), then sink transaction connection, is killed mid-run with `KILL <id>`: the run retries and the target holds exactly the source's rows
 // (count, distinct ids, checksum). And a failing run with a password that must never show it.
 // With CI=true the suite must run; otherwise an unreachable server skips it with the reason printed.
 import { randomBytes } from "node:crypto"
@@ -62,10 +62,16 @@ const pipelineOf = (options: {
   readonly source: string
   readonly target: string
   readonly slowMs?: number
+  /** Read the source as a chunked snapshot (3 readers). */
+  readonly chunks?: boolean
 }) => {
   const source = MysqlSource.make({
-    connection: db.config,
-    streams: [{ table: options.source, key: "id" }],
+    connection: { ...db.config, poolSize: 5 },
+    streams: [
+      options.chunks === true
+        ? { table: options.source, key: "id", chunks: { rows: 2_500, concurrency: 3 } }
+        : { table: options.source, key: "id" }
+    ],
     batchSize: 500
   })
   const sink = MysqlSink.make({ connection: db.config, table: options.target, columns: COLUMNS, transactional: true })
@@ -88,11 +94,11 @@ const pipelineOf = (options: {
 
 /**
  * Kills one connection of this file's database with `KILL <id>`, from a separate connection, polling until one
- * shows the statement: the source's streamed select (large rows keep the server sending while backpressure holds
+ * shows the statement (or, for a chunk reader, holds a read-only snapshot transaction): the source's streamed select (large rows keep the server sending while backpressure holds
  * the client), or the sink's `SELECT … FOR UPDATE` of its state row, which the killer first blocks by locking that
  * row itself (and lets go after the kill).
  */
-const killOne = (which: "source" | "sink", target: string) =>
+const killOne = (which: "source" | "reader" | "sink", target: string) =>
   Effect.promise(() =>
     Db.withConnection(async (c) => {
       const blocker = which === "sink" ? await Db.openConnection(db.name) : undefined
@@ -103,11 +109,20 @@ const killOne = (which: "source" | "sink", target: string) =>
         }
         const pattern = which === "source" ? "select t.%order by%" : "select token, seq, run_id from %for update"
         for (let attempt = 0; attempt < 2_000; attempt++) {
-          const [rows] = await c.query(
-            `select ID as id, left(INFO, 40) as doing from information_schema.PROCESSLIST
-              where DB = ? and ID <> connection_id() and COMMAND = 'Query' and INFO like ?`,
-            [db.name, pattern]
-          )
+          const [rows] =
+            which === "reader"
+              ? // A chunk reader: a connection in a read-only snapshot transaction, reading or idle between ranges.
+                await c.query(
+                  `select p.ID as id, concat(p.COMMAND, ': ', coalesce(left(p.INFO, 30), 'between ranges')) as doing
+                    from information_schema.PROCESSLIST p join information_schema.INNODB_TRX t on t.trx_mysql_thread_id = p.ID
+                    where p.DB = ? and p.ID <> connection_id() and t.trx_is_read_only = 1`,
+                  [db.name]
+                )
+              : await c.query(
+                  `select ID as id, left(INFO, 40) as doing from information_schema.PROCESSLIST
+                    where DB = ? and ID <> connection_id() and COMMAND = 'Query' and INFO like ?`,
+                  [db.name, pattern]
+                )
           const found = (rows as Array<{ id: number | string; doing: string }>)[0]
           if (found !== undefined) {
             await c.query(`kill ${Number(found.id)}`)
@@ -128,10 +143,16 @@ const runnerLayer = () => Runner.layerMemory({ purgeIntervalMs: 0 })
 describe.skipIf(db.unreachable !== undefined)("MySQL faults", () => {
   beforeAll(() => createSource("src_20k", 20_000))
 
-  const connectionKill = (which: "source" | "sink") =>
+  const connectionKill = (which: "source" | "reader" | "sink", chunks = false) =>
     Effect.gen(function* () {
-      const target = `t_kill_${which}`
-      const pipeline = pipelineOf({ name: `faults_kill_${which}_${db.name}`, source: "src_20k", target, slowMs: 15 })
+      const target = `t_kill_${which}${chunks ? "_chunks" : ""}`
+      const pipeline = pipelineOf({
+        name: `faults_kill_${which}${chunks ? "_chunks" : ""}_${db.name}`,
+        source: "src_20k",
+        target,
+        slowMs: 15,
+        chunks
+      })
       const handle = yield* Runner.start(pipeline, {})
       const killed = yield* Effect.forkChild(
         Effect.gen(function* () {
@@ -153,7 +174,9 @@ describe.skipIf(db.unreachable !== undefined)("MySQL faults", () => {
       const retries = (yield* RunStore.RunStore.use((s) => s.events(handle.id))).filter(
         (e) => e._tag === "RetryScheduled"
       )
-      console.log(`KILL ${which}: ${victims.map((v) => `${v.id} (${v.doing}…)`).join(", ")}; ${retries.length} retries`)
+      console.log(
+        `KILL ${which}${chunks ? " (chunked)" : ""}: ${victims.map((v) => `${v.id} (${v.doing}…)`).join(", ")}; ${retries.length} retries`
+      )
       assert.strictEqual(summary.status, "succeeded")
       assert.isAbove(victims.length, 0, "a connection was killed")
       assert.isAbove(retries.length, 0, "the run retried")
@@ -166,6 +189,11 @@ describe.skipIf(db.unreachable !== undefined)("MySQL faults", () => {
   it.live(
     "the source's connection killed mid-read: the run retries and the target holds exactly the source's rows",
     () => connectionKill("source")
+  )
+
+  it.live(
+    "a chunk reader's connection killed mid-run: the run retries from its checkpoint and the target holds exactly the source's rows",
+    () => connectionKill("reader", true)
   )
 
   it.live(

@@ -27,7 +27,10 @@ describe("MysqlError.classify", () => {
     [server(1054, "ER_BAD_FIELD_ERROR"), "Unknown", false],
     [server(1062, "ER_DUP_ENTRY"), "Unknown", false],
     [server(1406, "ER_DATA_TOO_LONG"), "InvalidRecord", false],
-    [server(1366, "ER_TRUNCATED_WRONG_VALUE_FOR_FIELD"), "InvalidRecord", false]
+    [server(1366, "ER_TRUNCATED_WRONG_VALUE_FOR_FIELD"), "InvalidRecord", false],
+    [server(1148, "ER_NOT_ALLOWED_COMMAND"), "Unknown", false],
+    [server(3948, "ER_CLIENT_LOCAL_FILES_DISABLED"), "Unknown", false],
+    [server(4166, "ER_LOAD_INFILE_CAPABILITY_DISABLED"), "Unknown", false]
   ]
   for (const [error, tag, retryable] of cases)
     it(`${(error as { code: string }).code} → ${tag}${retryable ? " (retryable)" : ""}`, () => {

@@ -19,6 +19,20 @@ const refuses = (f: () => unknown, fragment: string) => {
 }
 
 describe("MysqlCodec", () => {
+  it("reads every date-time text to the microsecond (by position, and through the pattern)", () => {
+    for (const [text, iso] of [
+      ["2026-01-02 03:04:05", "2026-01-02T03:04:05.000000"],
+      ["2026-01-02 03:04:05.1", "2026-01-02T03:04:05.100000"],
+      ["2026-01-02 03:04:05.000007", "2026-01-02T03:04:05.000007"],
+      ["2026-01-02T03:04:05.12345", "2026-01-02T03:04:05.123450"],
+      ["1000-01-01 00:00:00.000001", "1000-01-01T00:00:00.000001"],
+      ["9999-12-31 23:59:59.999999", "9999-12-31T23:59:59.999999"]
+    ] as const)
+      assert.strictEqual((MysqlCodec.decodeText("datetime", "c", text) as Timestamp.Timestamp).toISOString(), iso)
+    for (const text of ["0000-00-00 00:00:00", "2026-13-01 00:00:00", "2026-1-01 00:00:00", "2026-01-01 00:00:0x"])
+      refuses(() => MysqlCodec.decodeText("datetime", "c", text), "DATETIME")
+  })
+
   it("decodes the server's text losslessly", () => {
     assert.strictEqual(MysqlCodec.decodeText("bigint", "c", "18446744073709551615"), 18446744073709551615n)
     assert.strictEqual(

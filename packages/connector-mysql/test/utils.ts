@@ -70,6 +70,8 @@ export const database = async (label: string, prefix: string): Promise<Database>
   const reason = await unreachable(label)
   const name = `${prefix}_${randomBytes(4).toString("hex")}`
   if (reason === undefined) {
+    // The sink's LOAD DATA LOCAL INFILE path needs the server's local_infile (MySQL 8 defaults it to OFF).
+    await withConnection((c) => c.query("set global local_infile = 1"))
     await withConnection((c) => c.query(`create database \`${name}\` character set utf8mb4 collate utf8mb4_bin`))
     afterAll(() => withConnection((c) => c.query(`drop database if exists \`${name}\``)))
   }

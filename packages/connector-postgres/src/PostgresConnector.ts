@@ -85,7 +85,8 @@ export const SourceConfig = Schema.Struct({
     .annotate({ description: "The tables to read; at least one." }),
   batchSize: Schema.optionalKey(
     Schema.Int.check(Schema.isGreaterThan(0)).annotate({
-      description: "Rows per page and batch (default: the runner's batch size)."
+      description:
+        "Rows per page, one COPY each (default: 10,000; the runner joins pages' groups into its batches); the next page is read while the current one is handed over."
     })
   ),
   name: Schema.optionalKey(

@@ -9,7 +9,7 @@
  * @since 0.1.0
  */
 import { ConnectorError } from "@data-mcp/core"
-import { SqlError } from "./internal/sql.ts"
+import { SqlError } from "./Sql.ts"
 
 /**
  * The reason a row of the table produces.

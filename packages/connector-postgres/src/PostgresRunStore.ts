@@ -161,6 +161,8 @@ export const make = (pool: pg.Pool, schema: string): RunStore.RunStoreShape => {
         if (query.status !== undefined) conditions.push(sql`status = ${query.status}`)
         if (query.caller !== undefined) conditions.push(sql`caller = ${query.caller}`)
         if (query.tenant !== undefined) conditions.push(sql`tenant = ${query.tenant}`)
+        if (query.idempotencyKey !== undefined)
+          conditions.push(sql`record->>'idempotencyKey' = ${query.idempotencyKey}`)
         if (query.cursor !== undefined) {
           const cursor = query.cursor
           const after = yield* Effect.try({ try: () => decodeCursor(cursor), catch: () => badCursor(cursor) })

@@ -13,10 +13,12 @@ import { type Batch, type Checkpoint, Config, ConnectorError, SchemaInference, S
 import { Effect, Option, Schema, type Scope } from "effect"
 import type pg from "pg"
 import { from as copyFromStdin } from "pg-copy-streams"
+import * as CopyBuffers from "./internal/copyBuffers.ts"
 import * as EncodedRows from "./internal/encodedRows.ts"
 import * as Pool from "./internal/pool.ts"
 import * as SinkArrays from "./internal/sinkArrays.ts"
 import * as Evolution from "./internal/sinkEvolution.ts"
+import * as SinkPlan from "./internal/sinkPlan.ts"
 import * as SinkSql from "./internal/sinkSql.ts"
 import * as Versions from "./internal/sinkVersions.ts"
 import * as PostgresCodec from "./PostgresCodec.ts"
@@ -466,6 +468,8 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
     Effect.gen(function* () {
       const p = yield* Pool.pool(options.connection)
       const { stateKey, lease } = context
+      // COPY text encoded ahead of the writes, in buffers reused from batch to batch.
+      const buffers = CopyBuffers.make()
       const staging = replace
         ? SinkSql.stagingTarget(target, createHash("sha256").update(stateKey).digest("hex").slice(0, 10))
         : undefined
@@ -825,6 +829,8 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
                 )
               }
               wrote = true
+              // Sent and committed: buffers this sink encoded ahead can take the next batches.
+              if (typeof direct.batch.payload !== "string") buffers.release(direct.batch.payload)
               return resultOf(direct.batch, reported(changes))
             }
             let prepared = yield* Effect.result(prepare(records, live))
@@ -922,7 +928,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
           format: EncodedRows.COPY_TEXT,
           columns: columns.map((c) => ({ name: c.name, type: String(SinkSql.liveOid(c)) })),
           rows: batch.written,
-          chunks: [Buffer.from(batch.payload, "utf8")]
+          chunks: [buffers.encode(batch.payload)]
         }
         return { encoded, rejected: batch.rejected }
       }
@@ -950,11 +956,14 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
       transactional,
       idempotent: mergeInput !== undefined,
       maxConcurrentWrites: 1,
-      encodings: [EncodedRows.COPY_TEXT]
+      encodings: [EncodedRows.COPY_TEXT],
+      // Each write is a transaction (and, transactional, a fenced checkpoint): COPY pays off in large batches.
+      batch: { rows: 50_000, bytes: 16 * 1024 * 1024 }
     },
     disposition,
     open,
-    check
+    check,
+    plan: (sample) => SinkPlan.plan({ connection: options.connection, target, create, mode }, sample)
   })
 }
 

@@ -203,8 +203,9 @@ export interface PostgresSourceOptions {
    */
   readonly streams: ReadonlyArray<StreamOptions | QueryStreamOptions | IncrementalStreamOptions>
   /**
-   * Rows per page, one `COPY` query each (default: 20,000, or the runner's batch size hint if larger). A page's
-   * rows are handed over in groups that each end at a checkpoint, so batches need not match pages.
+   * Rows per page, one `COPY` query each (default: 10,000; the runner joins pages' groups into its batches). A page's
+   * rows are handed over in groups that each end at a checkpoint, so batches need not match pages; the next page
+   * is read while the current one is handed over (one page ahead).
    */
   readonly batchSize?: number | undefined
   /** The source name in errors and logs (default `"postgres"`). */
@@ -406,7 +407,7 @@ interface PageState {
 }
 
 /** Rows per page (one COPY query) by default, unless the runner's batches are larger. */
-const PAGE_ROWS = 20_000
+const PAGE_ROWS = 10_000
 
 const readStream = (
   name: string,
@@ -541,7 +542,7 @@ const readStream = (
             return [[...batches, ...finished()], Option.none()] as const
           }
         )
-      )
+      ).pipe(Stream.bufferArray({ capacity: 1 }))
     })
   )
 }
@@ -607,8 +608,9 @@ export const make = (input: PostgresSourceOptions): Source.Source<Row, PostgresC
   ): Effect.Effect<A, ConnectorError.ConnectorError> => Effect.scoped(Effect.flatMap(Pool.pool(config), f))
 
   const read = (from: PostgresCheckpoint | undefined, context: Source.ReadContext) => {
-    // Pages hand their rows over in groups that each end at a checkpoint, so a page can be larger than a batch.
-    const limit = options.batchSize ?? Math.max(context.batchRows, PAGE_ROWS)
+    // Pages hand their rows over in groups that each end at a checkpoint; the runner joins groups into batches, so
+    // pages stay small (memory) whatever the batch size.
+    const limit = options.batchSize ?? PAGE_ROWS
     return Stream.unwrap(
       Effect.gen(function* () {
         const pool = yield* Pool.pool(config)

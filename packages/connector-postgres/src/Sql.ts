@@ -6,7 +6,10 @@
  *
  * @since 0.1.0
  */
-import * as internal from "./internal/sql.ts"
+import { SqlTemplate } from "@data-mcp/core"
+import { dialect } from "./internal/sql.ts"
+
+const made = SqlTemplate.make(dialect)
 
 /**
  * A piece of SQL and its bound values. `text` has `$1…$n` where the values go; `values` are in that order.
@@ -15,7 +18,7 @@ import * as internal from "./internal/sql.ts"
  * @category models
  * @since 0.1.0
  */
-export type Fragment = internal.Fragment
+export type Fragment = SqlTemplate.Fragment
 
 /**
  * A query could not be built safely (a second statement, a raw `$n`, a placeholder inside quotes, an
@@ -25,7 +28,7 @@ export type Fragment = internal.Fragment
  * @category errors
  * @since 0.1.0
  */
-export const SqlError: typeof internal.SqlError = internal.SqlError
+export const SqlError: typeof SqlTemplate.SqlError = SqlTemplate.SqlError
 
 /**
  * The type of `SqlError`.
@@ -33,7 +36,7 @@ export const SqlError: typeof internal.SqlError = internal.SqlError
  * @category errors
  * @since 0.1.0
  */
-export type SqlError = internal.SqlError
+export type SqlError = SqlTemplate.SqlError
 
 /**
  * The `sql` tagged template with its helpers.
@@ -41,16 +44,7 @@ export type SqlError = internal.SqlError
  * @category models
  * @since 0.1.0
  */
-export interface Sql {
-  /** Builds a fragment: every interpolated value is bound; interpolated fragments are spliced in. */
-  (strings: TemplateStringsArray, ...values: ReadonlyArray<unknown>): Fragment
-  /** A quoted identifier, optionally checked against a closed set. See `ident`. */
-  readonly ident: typeof ident
-  /** Fragments joined by a separator fragment (default `, `). See `join`. */
-  readonly join: typeof join
-  /** The empty fragment. */
-  readonly empty: Fragment
-}
+export type Sql = SqlTemplate.Sql
 
 /**
  * A quoted identifier: `ident("orders")` is `"orders"`, `ident(["public", "orders"])` is
@@ -71,10 +65,7 @@ export interface Sql {
  * @category constructors
  * @since 0.1.0
  */
-export const ident: (
-  name: string | ReadonlyArray<string>,
-  allowed?: Iterable<string | ReadonlyArray<string>>
-) => Fragment = internal.ident
+export const ident: SqlTemplate.Sql["ident"] = made.ident
 
 /**
  * Joins fragments with a separator fragment (default `sql\`, \``), renumbering their parameters. An empty list
@@ -95,8 +86,7 @@ export const ident: (
  * @category combinators
  * @since 0.1.0
  */
-export const join = (fragments: Iterable<Fragment>, separator: Fragment = internal.comma): Fragment =>
-  internal.join(fragments, separator)
+export const join: SqlTemplate.Sql["join"] = made.join
 
 /**
  * The empty fragment (no text, no values).
@@ -104,7 +94,7 @@ export const join = (fragments: Iterable<Fragment>, separator: Fragment = intern
  * @category constructors
  * @since 0.1.0
  */
-export const empty: Fragment = internal.empty
+export const empty: Fragment = made.empty
 
 /**
  * The tagged template that builds every query. Each `${value}` becomes the next `$n` parameter, a
@@ -137,10 +127,7 @@ export const empty: Fragment = internal.empty
  * @category constructors
  * @since 0.1.0
  */
-export const sql: Sql = Object.assign(
-  (strings: TemplateStringsArray, ...values: ReadonlyArray<unknown>): Fragment => internal.template(strings, values),
-  { ident, join, empty }
-)
+export const sql: Sql = made
 
 /**
  * Whether a value is a `Fragment`.
@@ -148,7 +135,7 @@ export const sql: Sql = Object.assign(
  * @category guards
  * @since 0.1.0
  */
-export const isFragment: (u: unknown) => u is Fragment = internal.isFragment
+export const isFragment = (u: unknown): u is Fragment => SqlTemplate.isFragment(u) && u.dialect === dialect
 
 /**
  * The `{ text, values }` object `pg`'s `client.query` takes, as a fresh mutable array.

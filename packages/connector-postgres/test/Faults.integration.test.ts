@@ -158,10 +158,12 @@ const killer = <R>(options: {
 }) =>
   Effect.gen(function* () {
     while (!(yield* options.ready())) yield* Effect.sleep(10)
+    // A kill that lands on a connection idle in the pool is absorbed by the pool (nothing to retry): keep killing,
+    // briefly apart, until the run has retried a failed query (or a generous number of tries is spent).
     const all: Array<{ pid: number; query: string }> = []
-    for (let round = 0; round < 5; round++) {
+    for (let round = 0; round < 60; round++) {
       all.push(...(yield* killOne(options.applicationName)))
-      yield* Effect.sleep(150)
+      yield* Effect.sleep(50)
       if (yield* options.retried()) break
     }
     return all

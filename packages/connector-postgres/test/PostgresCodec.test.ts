@@ -277,6 +277,16 @@ describe("PostgresCodec", () => {
       })
       const [small] = decodeAll(columns, '{"id": 9007199254740991}\n')
       assert.deepStrictEqual(small?.j, { id: 9007199254740991 })
+      // Huge numbers that are not integer literals stay numbers, as JSON.parse reads them.
+      const [floats] = decodeAll(columns, '{"f": 1e300, "g": [-12345678901234567890.5, 9007199254740992.0]}\n')
+      assert.deepStrictEqual(floats?.j, { f: 1e300, g: [Number("-12345678901234567890.5"), 9007199254740992] })
+      const [edge] = decodeAll(columns, "[9007199254740992, -9007199254740992, 9007199254740991, 1e400]\n")
+      assert.deepStrictEqual(edge?.j, [9007199254740992n, -9007199254740992n, 9007199254740991, Infinity])
+      // Deeply nested: still exact.
+      const deep = `${"[".repeat(1000)}12345678901234567890${"]".repeat(1000)}`
+      let value: unknown = decodeAll(columns, `${deep}\n`)[0]?.j
+      for (let i = 0; i < 1000; i++) value = (value as ReadonlyArray<unknown>)[0]
+      assert.strictEqual(value, 12345678901234567890n)
       const encoded = makeEncoder(columns).encodeRow({
         j: { id: 12345678901234567890n, at: ts("2024-01-01T00:00:00Z") }
       })
@@ -290,6 +300,15 @@ describe("PostgresCodec", () => {
       )
       assert.strictEqual(row?.t, "\\\t\n\r\b\f\vAA\u0004géq\\N")
       assert.deepStrictEqual(decodeAll([{ name: "t", oid: Oid.text }], "\\N\n"), [{ t: null }])
+      // A backslash before a raw tab escapes it: the tab is data, not a field separator.
+      const two = [
+        { name: "t", oid: Oid.text },
+        { name: "u", oid: Oid.text }
+      ]
+      assert.deepStrictEqual(decodeAll(two, "a\\\tb\tc\\\\\n\\N\t\\\\\n"), [
+        { t: "a\tb", u: "c\\" },
+        { t: null, u: "\\" }
+      ])
     })
 
     it("encodes golden rows", () => {
@@ -410,6 +429,23 @@ describe("PostgresCodec", () => {
       expectCodecError(() => decodeAll(columns, "1\tinfinity\t{a}}\n"), "tags", 1)
       expectCodecError(() => decodeAll(columns, "1\tinfinity\n"), "at", 1)
       expectCodecError(() => decodeAll(columns, "1\tinfinity\t{}\textra\n"), "tags", 1)
+      // The same with escapes in the row (fields then end at the first tab or newline no backslash escapes).
+      expectCodecError(() => decodeAll(columns, "\\N\t\\N\n"), "at", 1)
+      expectCodecError(() => decodeAll(columns, "1\t\\N\t{a\\\\}\t\\N\n"), "tags", 1)
+      expectCodecError(() => decodeAll(columns, "1\t\\N\t{a}\\\n"), "tags", 1)
+      expectCodecError(() => decodeAll([{ name: "t", oid: Oid.text }], "a\\\n"), "t", 1)
+      expectCodecError(
+        () =>
+          decodeAll(
+            [
+              { name: "t", oid: Oid.text },
+              { name: "u", oid: Oid.text }
+            ],
+            "a\\\tb\n"
+          ),
+        "t",
+        1
+      )
       expectCodecError(() => decodeAll([{ name: "b", oid: Oid.bool }], "x\n"), "b", 1)
       expectCodecError(() => decodeAll([{ name: "n", oid: Oid.numeric }], "12a\n"), "n", 1)
       expectCodecError(() => decodeAll([{ name: "f", oid: Oid.float8 }], "abc\n"), "f", 1)

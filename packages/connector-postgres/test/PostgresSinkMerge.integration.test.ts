@@ -138,7 +138,8 @@ describeIf("PostgresSink merge and replace", () => {
       transactional: true,
       idempotent: true,
       maxConcurrentWrites: 1,
-      encodings: ["postgres/copy-text"]
+      encodings: ["postgres/copy-text"],
+      batch: { rows: 50_000, bytes: 16 * 1024 * 1024 }
     })
     assert.deepStrictEqual(sink.disposition, { type: "merge", strategy: "upsert", key: ["id"], versionBy: "v" })
     assert.strictEqual(makeSink("x", "replace").disposition.type, "replace")
@@ -313,7 +314,8 @@ describeIf("PostgresSink merge and replace", () => {
           transactional: true,
           idempotent: false,
           maxConcurrentWrites: 1,
-          encodings: ["postgres/copy-text"]
+          encodings: ["postgres/copy-text"],
+          batch: { rows: 50_000, bytes: 16 * 1024 * 1024 }
         })
         const first = yield* openWriter(sink, `replace:${table}`, 1)
         yield* first.write(batch([{ id: 1, v: 1, name: "old" }]), { seq: 0, checkpointFrom: null, checkpointTo: 1 })

@@ -104,7 +104,9 @@ export const make = (config: RestConfig.SinkConfig): Sink.Sink<unknown> => {
     capabilities: {
       transactional: false,
       idempotent: keyHeader !== undefined,
-      maxConcurrentWrites: settings.concurrency
+      maxConcurrentWrites: settings.concurrency,
+      // Records leave for another system's API: pipelines writing here are operator-only by default.
+      openWorld: true
     },
     disposition: Sink.append,
     open: (open) =>

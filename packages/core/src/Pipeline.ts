@@ -58,6 +58,12 @@ export interface McpOptions {
   readonly exposure?: "agent" | "operator" | undefined
   /** Also expose a dedicated `run_<name>` tool. */
   readonly tool?: boolean | undefined
+  /**
+   * Params bound to the caller's verified token: param name → `"claim:<name>"` (a dotted path into nested claims).
+   * A bound param disappears from the tool schemas, cannot be set by the caller, is filled from the claim, and is
+   * part of the state key and the run record — runs and state are partitioned by it.
+   */
+  readonly bind?: Readonly<Record<string, string>> | undefined
 }
 
 /**
@@ -202,6 +208,16 @@ export function make<A, B = A, P = {}>(options: MakeOptions<P, A, B>): Pipeline<
       ? {}
       : Config.decodeSync(component, MakeOptionsSchema, { options: options.options }).options
   ) as Options<P>
+  // A bound param must be one of the params: a typo would leave the pipeline unpartitioned.
+  const declared = (options.params as { readonly fields?: Readonly<Record<string, unknown>> } | undefined)?.fields
+  for (const param of Object.keys(pipelineOptions.mcp?.bind ?? {})) {
+    if (declared === undefined || !Object.hasOwn(declared, param))
+      throw new Config.ConfigError({
+        component,
+        path: `options.mcp.bind.${param}`,
+        detail: `${param} is not a param of this pipeline; bind one of ${Object.keys(declared ?? {}).join(", ") || "its params (it has none)"}`
+      })
+  }
   return {
     name: options.name,
     version: options.version,

@@ -29,11 +29,18 @@ export interface RunRecord {
   readonly params: Json
   readonly caller?: string | undefined
   readonly tenant?: string | undefined
+  /** The key a caller started it with: a repeat of the call with this key returns this run (MCP adapter). */
+  readonly idempotencyKey?: string | undefined
   readonly guarantee: Guarantee
   readonly createdAt: string
   readonly updatedAt: string
   readonly heartbeatAt: string
   readonly finishedAt?: string | undefined
+  /**
+   * Set by `Runner.requestCancel` (e.g. from another replica sharing the store): the runner that owns the run
+   * cancels it at its next heartbeat.
+   */
+  readonly cancelRequestedAt?: string | undefined
   readonly summary?: RunSummary | undefined
 }
 
@@ -48,6 +55,8 @@ export interface RunQuery {
   readonly status?: RunStatus | undefined
   readonly caller?: string | undefined
   readonly tenant?: string | undefined
+  /** Only the runs started with this idempotency key. */
+  readonly idempotencyKey?: string | undefined
   readonly limit?: number | undefined
   readonly cursor?: string | undefined
 }
@@ -238,7 +247,8 @@ const make = (initial: Iterable<RunRecord>, backend: Backend): RunStoreShape => 
               (query.pipeline === undefined || run.pipeline === query.pipeline) &&
               (query.status === undefined || run.status === query.status) &&
               (query.caller === undefined || run.caller === query.caller) &&
-              (query.tenant === undefined || run.tenant === query.tenant)
+              (query.tenant === undefined || run.tenant === query.tenant) &&
+              (query.idempotencyKey === undefined || run.idempotencyKey === query.idempotencyKey)
           )
           .sort(newestFirst)
         let start = 0

@@ -9,7 +9,21 @@
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Context, Deferred, Effect, Exit, Fiber, Layer, PubSub, Schedule, Schema, Stream } from "effect"
+import {
+  Cause,
+  Clock,
+  Context,
+  Deferred,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Option,
+  PubSub,
+  Schedule,
+  Schema,
+  Stream
+} from "effect"
 import type { Json } from "./Checkpoint.ts"
 import type { ConfigError } from "./Config.ts"
 import * as DeadLetter from "./DeadLetter.ts"
@@ -128,6 +142,8 @@ export interface StartOptions {
   readonly caller?: string | undefined
   /** The caller's tenant (recorded, part of the state key). */
   readonly tenant?: string | undefined
+  /** Recorded with the run, so a repeated call with the same key can find it (`RunQuery.idempotencyKey`). */
+  readonly idempotencyKey?: string | undefined
   /** Params bound to the caller (from a verified token): part of the state key and the run record. */
   readonly bound?: Readonly<Record<string, Json>> | undefined
   /** Overrides the pipeline's timeout, in ms. */
@@ -218,6 +234,7 @@ export const make = (options?: RunnerOptions) =>
     const maxConcurrentRuns = options?.maxConcurrentRuns ?? DEFAULTS.maxConcurrentRuns
     const maxQueuedRuns = options?.maxQueuedRuns ?? DEFAULTS.maxQueuedRuns
     const leaseTtlMs = options?.leaseTtlMs ?? DEFAULTS.leaseTtlMs
+    const heartbeatMs = Math.max(10, Math.floor(leaseTtlMs / 3))
     const live = new Map<string, RunHandle>()
     const liveByKey = new Map<string, string>()
     const perPipeline = new Map<string, { active: number }>()
@@ -345,6 +362,7 @@ export const make = (options?: RunnerOptions) =>
           params: Pipeline.paramsToJson(pipeline, params, { mask: true }),
           caller: startOptions?.caller,
           tenant: startOptions?.tenant,
+          ...(startOptions?.idempotencyKey === undefined ? {} : { idempotencyKey: startOptions.idempotencyKey }),
           guarantee,
           createdAt: now,
           updatedAt: now,
@@ -394,12 +412,13 @@ export const make = (options?: RunnerOptions) =>
 
         const heartbeat = Effect.gen(function* () {
           while (true) {
-            yield* Effect.sleep(Math.max(10, Math.floor(leaseTtlMs / 3)))
+            yield* Effect.sleep(heartbeatMs)
             if (lease !== undefined) lease = yield* stateStore.renew(lease, leaseTtlMs)
             yield* runStore.update(runId, { heartbeatAt: isoNow() }).pipe(Effect.ignore)
           }
         })
 
+        const starter = Option.getOrUndefined(yield* Effect.option(Effect.currentSpan))
         const policy = RetryPolicy.make({ ...options?.retry, ...pipeline.options.retry })
         const source = Pipeline.sourceOf(pipeline, params)
         const timeoutMs = startOptions?.timeoutMs ?? pipeline.options.timeoutMs ?? DEFAULTS.timeoutMs
@@ -420,8 +439,9 @@ export const make = (options?: RunnerOptions) =>
               deadLetters,
               policy,
               limits: {
-                rows: pipeline.options.batch?.rows ?? 5000,
-                bytes: pipeline.options.batch?.bytes ?? 8 * 1024 * 1024,
+                // The pipeline's batch options, else the size the sink writes best (bulk loaders), else defaults.
+                rows: pipeline.options.batch?.rows ?? sink.capabilities.batch?.rows ?? 5000,
+                bytes: pipeline.options.batch?.bytes ?? sink.capabilities.batch?.bytes ?? 8 * 1024 * 1024,
                 maxWaitMs: pipeline.options.batch?.maxWaitMs ?? 1000
               } satisfies Batcher.Limits,
               budget: pipeline.options.deadLetterBudget ?? DeadLetter.defaultBudget,
@@ -443,7 +463,13 @@ export const make = (options?: RunnerOptions) =>
           Effect.scoped,
           Effect.raceFirst(Effect.andThen(heartbeat, Effect.never)),
           Effect.annotateLogs({ pipeline: pipeline.name, runId }),
-          Effect.withSpan("data-mcp.run", { attributes: { pipeline: pipeline.name, version: pipeline.version } })
+          // A run is detached from whoever started it: its span is a root of its own, linked to the caller's
+          // span (a tool call) when there is one.
+          Effect.withSpan("data-mcp.run", {
+            root: true,
+            attributes: { pipeline: pipeline.name, version: pipeline.version, "data-mcp.run.id": runId },
+            links: starter === undefined ? [] : [{ span: starter, attributes: { "data-mcp.link": "started-by" } }]
+          })
         )
 
         const finalize = (exit: Exit.Exit<unknown, unknown>) =>
@@ -474,6 +500,18 @@ export const make = (options?: RunnerOptions) =>
           })
 
         const fiber = yield* body.pipe(Effect.onExit(finalize), Effect.forkIn(scope, { startImmediately: true }))
+        // A cancel requested through the run store (by a process without this run's handle) is honoured at the
+        // next heartbeat: the watcher interrupts the run from outside, as `cancel` does, and ends with the run.
+        yield* Effect.gen(function* () {
+          while (true) {
+            yield* Effect.sleep(heartbeatMs)
+            const stored = yield* runStore.get(runId).pipe(Effect.orElseSucceed(() => undefined))
+            if (stored?.cancelRequestedAt !== undefined) {
+              yield* Effect.logInfo("run cancelled on request through the run store")
+              return yield* Fiber.interrupt(fiber)
+            }
+          }
+        }).pipe(Effect.raceFirst(Deferred.await(result)), Effect.ignore, Effect.forkIn(scope))
         const handle: RunHandle = {
           id: runId,
           pipeline: pipeline.name,
@@ -538,6 +576,23 @@ export const make = (options?: RunnerOptions) =>
 export const layer = (
   options?: RunnerOptions
 ): Layer.Layer<Runner, never, StateStore | RunStore | DeadLetter.DeadLetterStore> => Layer.effect(Runner, make(options))
+
+/**
+ * Asks for a run to be cancelled through the run store, for a process that does not hold the run's handle (another
+ * replica sharing the stores): the runner that owns the run cancels it at its next heartbeat (a third of the
+ * lease TTL), safely, as `cancel` does. Returns the run's record as it is then, or `undefined` when there is no
+ * such run; a run that has already ended is left as it is.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const requestCancel = (runId: string): Effect.Effect<RunRecord | undefined, StateError, RunStore> =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const run = yield* store.get(runId)
+    if (run === undefined || (run.status !== "queued" && run.status !== "running")) return run
+    return yield* store.update(runId, { cancelRequestedAt: new Date().toISOString() })
+  })
 
 /**
  * Starts a run with the runner in context.

@@ -36,6 +36,17 @@ export interface Capabilities {
   readonly maxConcurrentWrites?: number | undefined
   /** Encodings (`Batch.Encoded`) the writer loads as is, besides records: a source may then skip decoding. */
   readonly encodings?: ReadonlyArray<string> | undefined
+  /**
+   * The batch size the sink writes best, used when the pipeline sets no `batch` options: a bulk loader (COPY,
+   * LOAD DATA) pays a fixed cost per write (a transaction, its checkpoint) and prefers large batches. Default
+   * 5,000 rows / 8 MiB.
+   */
+  readonly batch?: { readonly rows?: number | undefined; readonly bytes?: number | undefined } | undefined
+  /**
+   * The sink sends records out of the organisation's systems (a third-party API, a webhook): pipelines writing to
+   * it are hidden from agents by default (`mcp.exposure: "operator"`), as data leaving is not an agent's call.
+   */
+  readonly openWorld?: boolean | undefined
 }
 
 /**
@@ -232,6 +243,34 @@ export interface Writer<in A> {
 }
 
 /**
+ * What a run would do to a sink's target, told from a sample of the records it would write — for previews and
+ * plans; working it out writes nothing.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface TargetPlan {
+  /** The target as the user names it (`public.orders`, `out/orders.csv`). */
+  readonly target: string
+  /** Whether the target exists now (a run creates it when it does not and the sink may). */
+  readonly exists: boolean
+  /** Rows the target holds now, when the sink can tell cheaply (a database's statistics: approximate). */
+  readonly rows?: number | undefined
+  /**
+   * The target's schema changes a run would make for records like the sample, by the sink's schema contract: a
+   * table created (every column added), columns added or widened. Empty when the sample fits.
+   */
+  readonly changes: Diff
+  /**
+   * What the sink's contract refuses of the sample and what a run would then do: fail, drop the offending values,
+   * or dead-letter the offending records. Absent when nothing is refused.
+   */
+  readonly refused?:
+    | { readonly diff: Diff; readonly outcome: "fail" | "discardValue" | "discardRow"; readonly reason: string }
+    | undefined
+}
+
+/**
  * A sink of records `A`.
  *
  * @category models
@@ -249,6 +288,11 @@ export interface Sink<in A> {
   readonly open: (context: OpenContext) => Effect.Effect<Writer<A>, SinkError | StateError, Scope.Scope>
   /** Checks that the sink can be reached and written with its config. */
   readonly check?: (() => Effect.Effect<void, SinkError>) | undefined
+  /**
+   * Tells what a run would do to the target for records like `sample` (read-only: no DDL, no writes). Previews
+   * show it as the plan's target effects and schema diff.
+   */
+  readonly plan?: ((sample: ReadonlyArray<A>) => Effect.Effect<TargetPlan, SinkError>) | undefined
 }
 
 /**

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Option, Stream } from "effect"
+import { type Cause, Effect, Fiber, Option, Queue, type Scope, Semaphore, Stream } from "effect"
 import * as Batch from "./Batch.ts"
 import * as Checkpoint from "./Checkpoint.ts"
 import type { ConnectorError } from "./ConnectorError.ts"
@@ -62,6 +62,11 @@ export interface StreamInfo {
 export interface Estimate {
   readonly rows?: number | undefined
   readonly bytes?: number | undefined
+  /**
+   * The checkpoint (as JSON) a run starting now would end at — its upper bound, fixed when the run starts — when
+   * the source can tell (an array's length, a generator's count, a table's high-water mark).
+   */
+  readonly to?: Checkpoint.Json | undefined
   /** Per stream, when the source has several. */
   readonly streams?: Readonly<Record<string, { readonly rows?: number; readonly bytes?: number }>> | undefined
 }
@@ -229,3 +234,37 @@ export const isInvalidRecord = (u: unknown): u is InvalidRecord =>
  * @since 0.1.0
  */
 export type Valid<A> = Exclude<A, InvalidRecord>
+
+/**
+ * Runs `read` for up to `concurrency` chunks at a time and emits their output in chunk order. A chunk's permit is
+ * returned only once its output has been emitted, so at most `concurrency` chunks are being read or waiting to
+ * be emitted at any time (bounded memory); a slow consumer holds back the start of further chunks. A failure
+ * ends the stream and interrupts the chunks in flight. For sources that read key ranges (chunks) in parallel.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const readAhead = <C, A, E>(
+  chunks: Iterable<C>,
+  concurrency: number,
+  read: (chunk: C, index: number) => Effect.Effect<ReadonlyArray<A>, E, Scope.Scope>
+): Stream.Stream<A, E> =>
+  Stream.unwrap(
+    Effect.gen(function* () {
+      const permits = yield* Semaphore.make(concurrency)
+      const started = yield* Queue.bounded<Fiber.Fiber<ReadonlyArray<A>, E>, Cause.Done>(concurrency)
+      yield* Effect.forEach(
+        chunks,
+        (chunk, index) =>
+          permits.take(1).pipe(
+            Effect.andThen(Effect.forkScoped(Effect.scoped(read(chunk, index)))),
+            Effect.flatMap((fiber) => Queue.offer(started, fiber))
+          ),
+        { discard: true }
+      ).pipe(Effect.andThen(Queue.end(started)), Effect.forkScoped)
+      return Stream.fromQueue(started).pipe(
+        Stream.mapEffect(Fiber.join),
+        Stream.flatMap((output) => Stream.fromIterable(output).pipe(Stream.ensuring(permits.release(1))))
+      )
+    })
+  )

@@ -366,6 +366,60 @@ describe("encoded batches", () => {
       }).pipe(Effect.provide(memoryRunner()))
     )
 
+    it.live("the next batches are processed while a write waits on I/O", () =>
+      Effect.gen(function* () {
+        // A write that waits on I/O (a timer here, a database in real life) and an encode that takes CPU time:
+        // the early stage must keep encoding while a write waits, rather than only between writes.
+        const log: Array<string> = []
+        const busy = (ms: number) => {
+          const until = performance.now() + ms
+          while (performance.now() < until) {}
+        }
+        const sink: Sink.Sink<Row> = {
+          name: "slow",
+          capabilities: { transactional: true, idempotent: false },
+          disposition: { type: "append" },
+          open: () =>
+            Effect.succeed({
+              encode: (records: ReadonlyArray<Row>) => {
+                busy(2)
+                log.push("encode")
+                return {
+                  encoded: { format: FORMAT, columns: [], rows: records.length, chunks: [encode(records)] },
+                  rejected: []
+                }
+              },
+              write: (batch) =>
+                Effect.gen(function* () {
+                  log.push("write")
+                  yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
+                  log.push("written")
+                  return { written: batch.encoded?.rows ?? batch.records.length }
+                })
+            })
+        }
+        const summary = yield* Runner.run(
+          pipelineOf(source(range(300), 10), sink, {
+            transforms: Transform.identity<Row>().pipe(Transform.map((r) => r)),
+            options: { batch: { rows: 50, maxWaitMs: 1000 } },
+            name: "early_overlap"
+          }),
+          {}
+        )
+        assert.strictEqual(summary.status, "succeeded")
+        assert.strictEqual(summary.recordsWritten, 300)
+        // Encodes between a write and its end: the two overlapped.
+        let overlapped = 0
+        let inWrite = false
+        for (const entry of log) {
+          if (entry === "write") inWrite = true
+          else if (entry === "written") inWrite = false
+          else if (inWrite) overlapped++
+        }
+        assert.isAbove(overlapped, 10, "encodes ran while writes waited")
+      }).pipe(Effect.provide(memoryRunner()))
+    )
+
     it.live("transactional: large source batches are processed in slices, every write ends at a checkpoint", () =>
       Effect.gen(function* () {
         const written: Array<Written> = []

@@ -446,3 +446,25 @@ describe("Redacted params", () => {
     assert.notStrictEqual(Pipeline.stateKey(withSecret, otherRegion), Pipeline.stateKey(withSecret, params))
   })
 })
+
+describe("Pipeline mcp.bind", () => {
+  const make = (bind: Record<string, string>) =>
+    Pipeline.make({
+      name: "bound",
+      version: "1.0.0",
+      description: "a pipeline with a param bound to a token claim",
+      params: Schema.Struct({ tenant_id: Schema.String }),
+      source: Memory.source([{ id: 1 }]),
+      sink: Memory.sink().sink,
+      options: { mcp: { bind } }
+    })
+
+  it("accepts a param bound to a claim", () => {
+    assert.deepStrictEqual(make({ tenant_id: "claim:org" }).options.mcp?.bind, { tenant_id: "claim:org" })
+  })
+
+  it("refuses a bound name that is not a param, and a reference that is not a claim, naming the field", () => {
+    assert.throws(() => make({ tenant: "claim:org" }), /options\.mcp\.bind\.tenant.*not a param.*tenant_id/)
+    assert.throws(() => make({ tenant_id: "org" }), /options\.mcp\.bind\.tenant_id.*claim:<name>/)
+  })
+})

@@ -66,6 +66,51 @@ export class Forbidden extends Schema.TaggedError<Forbidden>("@data-mcp/mcp-adap
 }
 
 /**
+ * A pipeline binds a param to a token claim (`mcp.bind`) that the caller's token does not carry: the run would not
+ * be partitioned, so it is refused.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class MissingClaim extends Schema.TaggedError<MissingClaim>("@data-mcp/mcp-adapter/MissingClaim")(
+  "MissingClaim",
+  {
+    pipeline: Schema.String,
+    param: Schema.String,
+    claim: Schema.String
+  }
+) {
+  get retryable(): boolean {
+    return false
+  }
+
+  override get message(): string {
+    return `${this.pipeline} fills its param ${this.param} from the token claim ${this.claim}, which your token does not carry.`
+  }
+}
+
+/**
+ * The caller's roles grant the permission, but its token lacks the scope of that name (`insufficient_scope`).
+ * Over HTTP the request is answered 403 with a `WWW-Authenticate` challenge before any tool runs; this error
+ * is what a transport without that challenge (or a late check) returns.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InsufficientScope extends Schema.TaggedError<InsufficientScope>("@data-mcp/mcp-adapter/InsufficientScope")(
+  "InsufficientScope",
+  { scope: Schema.String }
+) {
+  get retryable(): boolean {
+    return false
+  }
+
+  override get message(): string {
+    return `insufficient_scope: this call needs the token scope ${this.scope}; ask for a token that includes it.`
+  }
+}
+
+/**
  * A run guard refused to start a run: the plan's estimate is over `maxRows` or `maxBytes`.
  *
  * @category errors

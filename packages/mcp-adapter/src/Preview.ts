@@ -1,22 +1,25 @@
 /**
  * A preview is a dry run: it reads a few records from where the pipeline would resume, passes them through the
  * transforms, and returns them with a plan — checkpoint from and to, the source's estimate, what the sink would
- * do to its target, the sample's schema, the guarantee and recent durations. Nothing is written: no sink is
- * opened, no lease taken, no checkpoint saved.
+ * do to its target (created, columns added or widened, rows a `replace` drops) with the schema diff, the
+ * sample's schema, the guarantee and recent durations. Nothing is written: no sink is opened, no lease taken, no
+ * checkpoint saved.
  *
  * @since 0.1.0
  */
 import {
   type Checkpoint,
   type Config,
+  ConnectorError,
   DeadLetter,
-  type Pipeline,
+  Pipeline,
   RunStore,
   SchemaInference,
+  type Sink,
   Source,
   type StateStore
 } from "@data-mcp/core"
-import { Effect, Schema, Stream } from "effect"
+import { Effect, Option, Schema, Stream } from "effect"
 import * as Transformer from "./internal/applyTransform.ts"
 import { maskFields } from "./internal/bounds.ts"
 import { sinkInfo } from "./internal/describe.ts"
@@ -30,15 +33,36 @@ import { resume } from "./internal/resume.ts"
  */
 export interface Plan {
   readonly stateKey: string
-  /** The stored checkpoint a run would resume from (`null`: the beginning) and the last one the sample reached. */
-  readonly checkpoint: { readonly from: Checkpoint.Json | null; readonly sampleReached: Checkpoint.Json | null }
+  /**
+   * The stored checkpoint a run would resume from (`null`: the beginning), the one it would end at when the
+   * source can tell (`null`: unknown), and the last one the sample reached.
+   */
+  readonly checkpoint: {
+    readonly from: Checkpoint.Json | null
+    readonly to: Checkpoint.Json | null
+    readonly sampleReached: Checkpoint.Json | null
+  }
   /** The source's estimate of what a run would read, when it can tell. */
   readonly estimate: Source.Estimate | null
   readonly target: {
     readonly sink: string
     readonly disposition: string
-    /** Plain-language effects on the target (rows appended, content replaced, keys merged). */
+    /** The target as its sink names it (`public.orders`), when the sink describes it. */
+    readonly name?: string | undefined
+    readonly exists?: boolean | undefined
+    /** Rows it holds now (approximate for databases), when the sink can tell. */
+    readonly rows?: number | undefined
+    /** Plain-language effects on the target (created, columns added or widened, rows appended or dropped). */
     readonly effects: ReadonlyArray<string>
+    /**
+     * The schema changes a run would make to the target for records like the sample (`null`: the sink cannot
+     * tell).
+     */
+    readonly schemaDiff: SchemaInference.Diff | null
+    /** What the sink's schema contract refuses of the sample, and what a run would do then. */
+    readonly refused?: Sink.TargetPlan["refused"]
+    /** Why the target could not be described (unreachable, no permission); the preview itself succeeded. */
+    readonly unavailable?: string | undefined
   }
   /** Field → inferred type of the transformed sample. */
   readonly schema: Readonly<Record<string, string>>
@@ -71,25 +95,86 @@ export interface PreviewResult {
 export interface PreviewOptions {
   /** Records to return (default 10, at most 100). */
   readonly limit?: number | undefined
-  /** Params bound to the caller and its tenant: they select the state key, as in a run. */
+  /** The caller's tenant: it selects the state key, as in a run. */
   readonly tenant?: string | undefined
+  /** Params bound to the caller's token (already in the params): they select the state key, as in a run. */
+  readonly bound?: Readonly<Record<string, Checkpoint.Json>> | undefined
   /** Stop reading after this long, in ms (default 10,000); the sample read so far is returned. */
   readonly timeoutMs?: number | undefined
 }
 
-const effectsOf = (info: ReturnType<typeof sinkInfo>, rows: number | undefined): ReadonlyArray<string> => {
+const list = (items: ReadonlyArray<string>) =>
+  items.length <= 8 ? items.join(", ") : `${items.slice(0, 8).join(", ")} and ${items.length - 8} more`
+
+const effectsOf = (
+  info: ReturnType<typeof sinkInfo>,
+  rows: number | undefined,
+  target: Sink.TargetPlan | undefined
+): ReadonlyArray<string> => {
   const n = rows === undefined ? "the new" : `about ${rows}`
+  const name = target?.target ?? info.name
+  const effects: Array<string> = []
+  if (target !== undefined) {
+    const { changes } = target
+    if (!target.exists && changes.added.length > 0)
+      effects.push(`creates ${name} with columns ${list(changes.added.map((c) => `${c.path} ${c.type}`))}`)
+    else if (changes.added.length > 0)
+      effects.push(`adds columns ${list(changes.added.map((c) => `${c.path} ${c.type}`))} to ${name}`)
+    if (changes.widened.length > 0)
+      effects.push(`widens ${list(changes.widened.map((c) => `${c.path} ${c.from} → ${c.to}`))} in ${name}`)
+    if (target.refused !== undefined) {
+      const what =
+        target.refused.outcome === "fail"
+          ? "the run would fail"
+          : target.refused.outcome === "discardRow"
+            ? "such records become dead letters"
+            : "such values are dropped"
+      effects.push(`${target.refused.reason}; ${what}`)
+    }
+  }
+  const held = target?.rows === undefined ? "" : ` (it holds about ${target.rows} rows now)`
   switch (info.disposition) {
     case "append":
-      return [`appends ${n} rows to ${info.name}`]
+      effects.push(`appends ${n} rows to ${name}`)
+      break
     case "replace":
-      return [`replaces all rows of ${info.name} with ${n} rows (the current content is dropped)`]
+      effects.push(`replaces all rows of ${name} with ${n} rows: the current content is dropped${held}`)
+      break
     case "merge":
-      return [`merges ${n} rows into ${info.name} by key ${JSON.stringify(info.mergeKey ?? [])}`]
+      effects.push(`merges ${n} rows into ${name} by key ${JSON.stringify(info.mergeKey ?? [])}${held}`)
+      break
     default:
-      return [`writes ${n} rows; the disposition depends on the params`]
+      effects.push(`writes ${n} rows; the disposition depends on the params`)
   }
+  return effects
 }
+
+// The sink's own account of its target for the sample, or why it could not give one (the preview still answers).
+const describeTarget = (
+  pipeline: Pipeline.Any,
+  params: unknown,
+  sample: ReadonlyArray<unknown>,
+  timeoutMs: number
+): Effect.Effect<{ readonly plan?: Sink.TargetPlan; readonly unavailable?: string }> =>
+  Effect.suspend(() => {
+    let sink: Sink.Any
+    try {
+      sink = Pipeline.sinkOf(pipeline, params)
+    } catch (error) {
+      return Effect.succeed({ unavailable: `the sink could not be made: ${messageOf(error)}` })
+    }
+    if (sink.plan === undefined) return Effect.succeed({})
+    return sink.plan(sample).pipe(
+      Effect.timeoutOption(timeoutMs),
+      Effect.map((plan) =>
+        Option.isSome(plan) ? { plan: plan.value } : { unavailable: `the target did not answer within ${timeoutMs} ms` }
+      ),
+      Effect.catch((error) => Effect.succeed({ unavailable: messageOf(error) }))
+    )
+  })
+
+const messageOf = (error: unknown): string =>
+  ConnectorError.isConnectorError(error) || error instanceof Error ? error.message : String(error)
 
 /**
  * Previews a pipeline with params: a sample after transforms and the plan of a run. Fails with the params'
@@ -120,7 +205,12 @@ export const run = (
 > =>
   Effect.gen(function* () {
     const limit = Math.max(1, Math.min(100, Math.floor(options?.limit ?? 10)))
-    const { source, stateKey, stored, from, estimate } = yield* resume(pipeline, rawParams, options?.tenant)
+    const { params, source, stateKey, stored, from, estimate } = yield* resume(
+      pipeline,
+      rawParams,
+      options?.tenant,
+      options?.bound
+    )
     const records: Array<unknown> = []
     const rejected: Array<{ step: string; reason: string }> = []
     let recordsRead = 0
@@ -159,16 +249,32 @@ export const run = (
     const recent = yield* RunStore.RunStore.use((s) =>
       s.list({ pipeline: pipeline.name, status: "succeeded", limit: 5 })
     )
-    const info = sinkInfo(pipeline)
+    const info = sinkInfo(pipeline, params)
+    const target = yield* describeTarget(pipeline, params, records, options?.timeoutMs ?? 10_000)
+    const described = target.plan
     return {
       records: encoded,
       rejected,
       recordsRead,
       plan: {
         stateKey,
-        checkpoint: { from: stored ?? null, sampleReached: reached },
+        checkpoint: { from: stored ?? null, to: estimate?.to ?? null, sampleReached: reached },
         estimate,
-        target: { sink: info.name, disposition: info.disposition, effects: effectsOf(info, estimate?.rows) },
+        target: {
+          sink: info.name,
+          disposition: info.disposition,
+          ...(described === undefined
+            ? {}
+            : {
+                name: described.target,
+                exists: described.exists,
+                ...(described.rows === undefined ? {} : { rows: described.rows })
+              }),
+          effects: effectsOf(info, estimate?.rows, described),
+          schemaDiff: described?.changes ?? null,
+          ...(described?.refused === undefined ? {} : { refused: described.refused }),
+          ...(target.unavailable === undefined ? {} : { unavailable: target.unavailable })
+        },
         schema,
         guarantee: info.guarantee,
         recentDurationsMs: recent.runs.flatMap((r) => (r.summary === undefined ? [] : [r.summary.durationMs]))

@@ -71,7 +71,33 @@ export interface Caller {
   readonly tenant?: string | undefined
   /** The OAuth client the caller uses, when known. */
   readonly clientId?: string | undefined
+  /** Permissions granted for every pipeline. */
   readonly permissions: ReadonlySet<Permission>
+  /** Permissions granted only for pipelines whose name matches a pattern (`orders_*`), from an RBAC policy. */
+  readonly grants?: ReadonlyArray<Grant> | undefined
+  /**
+   * The verified token's scopes. A permission the roles grant is usable only when the scope of the same name is
+   * among them (else the call gets 403 `insufficient_scope`). `undefined`: not limited by scopes (API keys, stdio).
+   */
+  readonly scopes?: ReadonlySet<string> | undefined
+  /** The verified token's claims, for params bound to a claim (`mcp.bind`). */
+  readonly claims?: Readonly<Record<string, unknown>> | undefined
+  /** The token's id (`jti`), for audit. */
+  readonly tokenId?: string | undefined
+}
+
+/**
+ * A permission granted for the pipelines whose name matches `pipelines` (a glob: `*` any run of characters, `?`
+ * one character; no pattern: every pipeline).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Grant {
+  readonly permission: Permission
+  readonly pipelines?: string | undefined
+  /** A second pattern the name must match as well (a credential limited to some pipelines, e.g. an API key's). */
+  readonly within?: string | undefined
 }
 
 /**
@@ -107,24 +133,55 @@ export const make = (options: {
   readonly tenant?: string | undefined
   readonly clientId?: string | undefined
   readonly permissions: Iterable<Permission>
+  readonly grants?: ReadonlyArray<Grant> | undefined
+  readonly scopes?: Iterable<string> | undefined
+  readonly claims?: Readonly<Record<string, unknown>> | undefined
+  readonly tokenId?: string | undefined
 }): Caller => ({
   subject: options.subject,
   tenant: options.tenant,
   clientId: options.clientId,
-  permissions: new Set(options.permissions)
+  permissions: new Set(options.permissions),
+  ...(options.grants === undefined || options.grants.length === 0 ? {} : { grants: options.grants }),
+  ...(options.scopes === undefined ? {} : { scopes: new Set(options.scopes) }),
+  ...(options.claims === undefined ? {} : { claims: options.claims }),
+  ...(options.tokenId === undefined ? {} : { tokenId: options.tokenId })
 })
 
-const known = new Set<string>(allPermissions)
-
 /**
- * A caller from verified `AuthInfo`: the subject is `extra.sub` (else the client id), the tenant `extra.tenant`,
- * and the permissions are the token's scopes that name a permission.
+ * A caller from verified `AuthInfo`, without an RBAC policy. From this adapter's `auth` (`extra.principal`): the
+ * principal's subject, tenant and claims, with the token's scopes (or an API key's roles) that name a permission
+ * as its permissions. From a host's own auth middleware: `extra.sub` (else the client id), `extra.tenant`, and
+ * the token's scopes that name a permission.
  *
  * @category constructors
  * @since 0.1.0
  */
+const known = new Set<string>(allPermissions)
+
 export const fromAuthInfo = (authInfo: AuthInfo): Caller => {
   const extra = authInfo.extra ?? {}
+  const principal = extra.principal as
+    | {
+        readonly subject: string
+        readonly tenant?: string
+        readonly clientId?: string
+        readonly scopes?: ReadonlyArray<string>
+        readonly roles: ReadonlyArray<string>
+        readonly claims: Readonly<Record<string, unknown>>
+        readonly jti?: string
+      }
+    | undefined
+  if (principal !== undefined)
+    // Verified by this adapter's `auth`: a token's scopes, or an API key's roles, that name a permission.
+    return make({
+      subject: principal.subject,
+      tenant: principal.tenant,
+      clientId: principal.clientId,
+      permissions: (principal.scopes ?? principal.roles).filter((s): s is Permission => known.has(s)),
+      claims: principal.claims,
+      tokenId: principal.jti
+    })
   const sub = typeof extra.sub === "string" ? extra.sub : authInfo.clientId
   const tenant = typeof extra.tenant === "string" ? extra.tenant : undefined
   return make({
@@ -152,4 +209,70 @@ export const fromRequest =
  * @category guards
  * @since 0.1.0
  */
-export const grants = (caller: Caller, permission: Permission): boolean => caller.permissions.has(permission)
+export const grants = (caller: Caller, permission: Permission, pipeline?: string): boolean =>
+  roleGrants(caller, permission, pipeline) && missingScope(caller, permission, pipeline) === undefined
+
+const patterns = new Map<string, RegExp>()
+
+/**
+ * Whether a pipeline name matches a grant's glob (`*` any run of characters, `?` one character).
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const matches = (pattern: string, name: string): boolean => {
+  let re = patterns.get(pattern)
+  if (re === undefined) {
+    const body = pattern
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replaceAll("*", ".*")
+      .replaceAll("?", ".")
+    re = new RegExp(`^${body}$`)
+    patterns.set(pattern, re)
+  }
+  return re.test(name)
+}
+
+/**
+ * Whether the caller's roles grant a permission: for every pipeline, or (with `pipeline`) for that one, or (without
+ * `pipeline`) for some pipelines — e.g. `pipelines:list` through a pattern grant lets a caller list what it matches.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const roleGrants = (caller: Caller, permission: Permission, pipeline?: string): boolean =>
+  caller.permissions.has(permission) ||
+  (caller.grants ?? []).some(
+    (g) =>
+      g.permission === permission &&
+      (pipeline === undefined ||
+        ((g.pipelines === undefined || matches(g.pipelines, pipeline)) &&
+          (g.within === undefined || matches(g.within, pipeline))))
+  )
+
+/**
+ * The scope a call lacks: the caller's roles grant `permission` but its token's scopes do not include the scope of
+ * that name. `undefined` when nothing is missing (or the roles do not grant it at all, which is a plain denial).
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const missingScope = (caller: Caller, permission: Permission, pipeline?: string): string | undefined =>
+  caller.scopes !== undefined && !caller.scopes.has(permission) && roleGrants(caller, permission, pipeline)
+    ? permission
+    : undefined
+
+/**
+ * A claim of a verified token by name, or by a dotted path into nested claims (`realm_access.roles`).
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const claimAt = (claims: Readonly<Record<string, unknown>> | undefined, path: string): unknown => {
+  let value: unknown = claims
+  for (const key of path.split(".")) {
+    if (typeof value !== "object" || value === null || !Object.hasOwn(value, key)) return undefined
+    value = (value as Record<string, unknown>)[key]
+  }
+  return value
+}

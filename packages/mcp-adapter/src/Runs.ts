@@ -2,16 +2,26 @@
  * Runs started over MCP are detached (DESIGN §7): a call starts a run, waits for it at most `waitSeconds`
  * while reporting progress, and returns the run's id and status. The run belongs to the runner, not to the
  * call: a client abort or disconnect ends the wait, never the run; only `cancel` stops it. A repeated call with
- * the same `idempotencyKey` within 24 hours returns the same run. Every run records its caller, and callers see
+ * the same `idempotencyKey` within 24 hours returns the same run. Cancelling works across replicas that share the
+ * stores (through the run store). Every run records its caller, and callers see
  * and cancel only their own runs unless granted `runs:read:any` / `runs:cancel:any`.
  *
  * @since 0.1.0
  */
-import { type Config, type Pipeline, Runner, RunStore, type Source, type StateStore } from "@data-mcp/core"
-import { Deferred, Effect, Fiber, Stream } from "effect"
+import {
+  type Config,
+  type Pipeline,
+  type RunEvent,
+  Runner,
+  RunStore,
+  type Source,
+  type StateStore
+} from "@data-mcp/core"
+import { Deferred, Effect, Fiber, Option, Schedule, Semaphore, Stream } from "effect"
+import { bind } from "./internal/bound.ts"
 import { resume } from "./internal/resume.ts"
-import { Forbidden, GuardExceeded, NotFound, RunNotLive } from "./McpError.ts"
-import { type Caller, grants } from "./RequestContext.ts"
+import { Forbidden, GuardExceeded, type InvalidInput, type MissingClaim, NotFound, RunNotLive } from "./McpError.ts"
+import { type Caller, grants, roleGrants } from "./RequestContext.ts"
 
 /**
  * Progress of a run while a call waits for it.
@@ -77,7 +87,9 @@ export interface Runs {
     | Config.ConfigError
     | StateStore.StateError
     | Source.SourceError
-    | GuardExceeded,
+    | GuardExceeded
+    | InvalidInput
+    | MissingClaim,
     Runner.Runner | RunStore.RunStore | StateStore.StateStore
   >
   /** Waits for a run up to `waitSeconds` and returns its record as it is then. */
@@ -90,7 +102,11 @@ export interface Runs {
     caller: Caller,
     runId: string
   ) => Effect.Effect<RunStore.RunRecord, NotFound | Forbidden | StateStore.StateError, RunStore.RunStore>
-  /** Cancels a live run the caller may cancel and returns its final record. */
+  /**
+   * Cancels a live run the caller may cancel and returns its final record. A run another process owns (a replica
+   * sharing the stores) is cancelled through the run store: its runner stops it at its next heartbeat; the record
+   * returned may still be `running` (with `cancelRequestedAt`) if that takes longer than 15 s.
+   */
   readonly cancel: (
     caller: Caller,
     runId: string
@@ -108,6 +124,10 @@ export interface Runs {
 
 const DAY_MS = 24 * 3600_000
 
+// How long cancel_run waits for another process to stop a run it owns (its heartbeat is a third of the lease TTL,
+// 10 s by default); after that it answers with the run still running and its cancel requested.
+const remoteCancelWaitMs = 15_000
+
 const terminal = new Set(["succeeded", "failed", "cancelled", "abandoned"])
 
 /**
@@ -118,18 +138,54 @@ const terminal = new Set(["succeeded", "failed", "cancelled", "abandoned"])
  */
 export const isFinal = (status: string): boolean => terminal.has(status)
 
-/** Whether the caller may see a run (same tenant, and its own unless granted `any`). */
-const mayReach = (caller: Caller, run: RunStore.RunRecord, any: "runs:read:any" | "runs:cancel:any"): boolean =>
-  (run.tenant ?? undefined) === (caller.tenant ?? undefined) && (run.caller === caller.subject || grants(caller, any))
+/**
+ * Whether the caller may see a run: same tenant, a pipeline its roles let it read runs of, and its own run unless
+ * granted `any` (for that pipeline).
+ */
+const mayReach = (
+  caller: Caller,
+  run: RunStore.RunRecord,
+  own: "runs:read" | "runs:cancel",
+  any: "runs:read:any" | "runs:cancel:any"
+): boolean =>
+  (run.tenant ?? undefined) === (caller.tenant ?? undefined) &&
+  grants(caller, own, run.pipeline) &&
+  (run.caller === caller.subject || grants(caller, any, run.pipeline))
 
 /**
- * Makes the detached-run service. Idempotency keys are kept in memory for 24 hours.
+ * Makes the detached-run service. Idempotency keys are recorded with the runs they started (in the run store, so
+ * a retry finds its run after a restart, or on another replica sharing the store) and honoured for 24 hours.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const make = (): Runs => {
-  const keys = new Map<string, { readonly runId: string; readonly at: number }>()
+export const make = (options?: {
+  /** Sees every event of the runs started here (metrics). */
+  readonly onRunEvent?: ((event: RunEvent.RunEvent, pipeline: string) => void) | undefined
+}): Runs => {
+  const onRunEvent = options?.onRunEvent
+  // Starts with a key, one at a time in this process: a retry racing its first call finds the first call's run.
+  const keyed = Semaphore.makeUnsafe(1)
+
+  // The caller's run of `key` for this pipeline, started less than 24 hours ago.
+  const runOfKey = (pipeline: Pipeline.Any, caller: Caller, key: string) =>
+    Effect.map(
+      RunStore.RunStore.use((s) =>
+        s.list({
+          pipeline: pipeline.name,
+          caller: caller.subject,
+          tenant: caller.tenant,
+          idempotencyKey: key,
+          limit: 10
+        })
+      ),
+      (page) =>
+        page.runs.find(
+          (run) =>
+            (run.tenant ?? undefined) === (caller.tenant ?? undefined) &&
+            Date.now() - Date.parse(run.createdAt) <= DAY_MS
+        )
+    )
 
   const record = (runId: string) =>
     Effect.flatMap(
@@ -142,21 +198,30 @@ export const make = (): Runs => {
       if (!grants(caller, "runs:read")) return yield* new Forbidden({ permission: "runs:read" })
       const run = yield* record(runId)
       // A run the caller may not reach is reported as absent: it never learns that it exists.
-      if (!mayReach(caller, run, "runs:read:any")) return yield* new NotFound({ kind: "run", reference: runId })
+      if (!mayReach(caller, run, "runs:read", "runs:read:any"))
+        return yield* new NotFound({ kind: "run", reference: runId })
       return run
     })
 
-  const start: Runs["start"] = (pipeline, params, caller, options) =>
+  const start: Runs["start"] = (pipeline, params, caller, options) => {
+    const key = options?.idempotencyKey
+    if (key === undefined) return startNew(pipeline, params, caller, options)
+    return keyed.withPermits(1)(
+      Effect.flatMap(runOfKey(pipeline, caller, key), (earlier) =>
+        earlier === undefined
+          ? startNew(pipeline, params, caller, options)
+          : Effect.succeed({ runId: earlier.id, reused: true })
+      )
+    )
+  }
+
+  const startNew: Runs["start"] = (pipeline, given, caller, options) =>
     Effect.gen(function* () {
-      const now = Date.now()
-      for (const [k, v] of keys) if (now - v.at > DAY_MS) keys.delete(k)
-      const key =
-        options?.idempotencyKey === undefined
-          ? undefined
-          : JSON.stringify([caller.tenant ?? null, caller.subject, pipeline.name, options.idempotencyKey])
-      const earlier = key === undefined ? undefined : keys.get(key)
-      if (earlier !== undefined) return { runId: earlier.runId, reused: true }
-      const plan = yield* resume(pipeline, params, caller.tenant)
+      const { params, bound } = yield* bind(pipeline, caller, given)
+      const plan = yield* resume(pipeline, params, caller.tenant, bound)
+      // A guard needs the estimate: without one (the source cannot tell now) the run does not start.
+      if ((options?.maxRows !== undefined || options?.maxBytes !== undefined) && plan.estimateError !== undefined)
+        return yield* plan.estimateError
       const rows = plan.estimate?.rows
       if (options?.maxRows !== undefined && rows !== undefined && rows > options.maxRows) {
         return yield* new GuardExceeded({ guard: "maxRows", limit: options.maxRows, estimate: rows })
@@ -165,8 +230,17 @@ export const make = (): Runs => {
       if (options?.maxBytes !== undefined && bytes !== undefined && bytes > options.maxBytes) {
         return yield* new GuardExceeded({ guard: "maxBytes", limit: options.maxBytes, estimate: bytes })
       }
-      const handle = yield* Runner.start(pipeline, params, { caller: caller.subject, tenant: caller.tenant })
-      if (key !== undefined) keys.set(key, { runId: handle.id, at: now })
+      const handle = yield* Runner.start(pipeline, params, {
+        caller: caller.subject,
+        tenant: caller.tenant,
+        bound,
+        idempotencyKey: options?.idempotencyKey
+      })
+      // The run's events (replayed from its start to a late subscriber), until its terminal one.
+      if (onRunEvent !== undefined)
+        yield* Stream.runForEach(handle.events, (event) => Effect.sync(() => onRunEvent(event, pipeline.name))).pipe(
+          Effect.forkDetach
+        )
       return { runId: handle.id, reused: false, total: rows }
     })
 
@@ -210,11 +284,22 @@ export const make = (): Runs => {
     Effect.gen(function* () {
       if (!grants(caller, "runs:cancel")) return yield* new Forbidden({ permission: "runs:cancel" })
       const run = yield* record(runId)
-      if (!mayReach(caller, run, "runs:cancel:any")) return yield* new NotFound({ kind: "run", reference: runId })
+      if (!mayReach(caller, run, "runs:cancel", "runs:cancel:any"))
+        return yield* new NotFound({ kind: "run", reference: runId })
       const handle = yield* Runner.Runner.use((r) => r.handle(runId))
-      if (handle === undefined) return yield* new RunNotLive({ runId, status: run.status })
-      yield* handle.cancel
-      return yield* record(runId)
+      if (handle !== undefined) {
+        yield* handle.cancel
+        return yield* record(runId)
+      }
+      if (isFinal(run.status)) return yield* new RunNotLive({ runId, status: run.status })
+      // Another process owns the run (a replica sharing the stores): ask through the run store, then wait a while
+      // for its runner to stop it at its next heartbeat.
+      yield* Runner.requestCancel(runId)
+      return yield* record(runId).pipe(
+        Effect.repeat({ schedule: Schedule.spaced("100 millis"), until: (r) => isFinal(r.status) }),
+        Effect.timeoutOption(remoteCancelWaitMs),
+        Effect.flatMap((ended) => (Option.isSome(ended) ? Effect.succeed(ended.value) : record(runId)))
+      )
     })
 
   const list: Runs["list"] = (caller, query) =>
@@ -224,13 +309,14 @@ export const make = (): Runs => {
         s.list({
           pipeline: query.pipeline,
           tenant: caller.tenant,
-          caller: grants(caller, "runs:read:any") ? undefined : caller.subject,
+          caller: roleGrants(caller, "runs:read:any") ? undefined : caller.subject,
           limit: query.limit,
           cursor: query.cursor
         })
       )
-      // Without a tenant the store does not filter by one: keep only runs outside every tenant.
-      return caller.tenant === undefined ? { ...page, runs: page.runs.filter((r) => r.tenant === undefined) } : page
+      // Only the runs this caller may reach (pipeline patterns; without a tenant the store does not filter by one,
+      // so runs of every tenant are dropped here). A page may come out shorter than `limit`; its cursor still holds.
+      return { ...page, runs: page.runs.filter((r) => mayReach(caller, r, "runs:read", "runs:read:any")) }
     })
 
   return { start, wait, get, cancel, list }

@@ -55,7 +55,8 @@ export interface Listening {
 
 /**
  * Starts an HTTP server serving MCP at `path` (default `/mcp`) on `host` (default `127.0.0.1`) and `port`
- * (default 0: any free port). Other paths answer 404.
+ * (default 0: any free port), with `/healthz`, `/readyz` and (with metrics) `/metrics` beside it, and the RFC 9728
+ * metadata at `/.well-known/oauth-protected-resource/...` when `auth` is set. Other paths answer 404.
  *
  * @category constructors
  * @since 0.1.0
@@ -67,10 +68,21 @@ export const listen = async (
   const path = options?.path ?? "/mcp"
   const host = options?.host ?? "127.0.0.1"
   const mcp = toNodeListener(server)
+  // Besides the MCP path: the RFC 9728 metadata (with auth) and /healthz, /readyz, /metrics.
+  const other = toNodeHandler({
+    fetch: async (request: Request) =>
+      server.metadata(request) ??
+      (await server.operations(request)) ??
+      new Response("Not found", { status: 404, headers: { "content-type": "text/plain" } })
+  })
   const http = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost")
     if (url.pathname === path) mcp(req, res)
-    else res.writeHead(404, { "content-type": "text/plain" }).end("Not found")
+    else
+      other(req as NodeIncomingMessageLike, res).catch((error: unknown) => {
+        console.error("[data-mcp] request failed", error)
+        if (!res.headersSent) res.writeHead(500).end()
+      })
   })
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject)

@@ -1,5 +1,6 @@
 // Detached runs through the real MCP client over HTTP (modern and legacy eras): progress, a run that outlives
-// the call's wait, a client disconnect that does not stop the run, cancel mid-run, idempotency keys.
+// the call's wait, a client disconnect that does not stop the run, cancel mid-run, idempotency keys. Progress and
+// disconnects run over every mounting style; the rest over node http in both eras.
 import { Option } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { connect, type Mounted, mounts, newServer, structured } from "./harness.ts"
@@ -12,14 +13,22 @@ const until = async (check: () => boolean, timeoutMs = 10_000) => {
   }
 }
 
-for (const era of ["modern", "legacy"] as const) {
-  describe(`detached runs (${era} era, node http)`, () => {
+const cases = [
+  { style: "node", era: "modern" },
+  { style: "node", era: "legacy" },
+  { style: "fetch", era: "modern" },
+  { style: "express", era: "modern" },
+  { style: "hono", era: "modern" }
+] as const
+
+for (const { style, era } of cases) {
+  describe(`detached runs (${era} era, ${style})`, () => {
     let fixture: Awaited<ReturnType<typeof newServer>>
     let mounted: Mounted
 
     beforeAll(async () => {
       fixture = await newServer()
-      mounted = await mounts.node(fixture.server)
+      mounted = await mounts[style](fixture.server)
     })
     afterAll(async () => {
       await mounted.close()
@@ -66,7 +75,7 @@ for (const era of ["modern", "legacy"] as const) {
         .callTool(
           {
             name: "run_pipeline",
-            arguments: { name: "slow", params: { count: 40 }, waitSeconds: 20, idempotencyKey: `dc-${era}` }
+            arguments: { name: "slow", params: { count: 40 }, waitSeconds: 20, idempotencyKey: `dc-${style}-${era}` }
           },
           { onprogress: () => void seen++ }
         )
@@ -78,7 +87,7 @@ for (const era of ["modern", "legacy"] as const) {
       const again = structured(
         await d.callTool({
           name: "run_pipeline",
-          arguments: { name: "slow", params: { count: 40 }, waitSeconds: 0, idempotencyKey: `dc-${era}` }
+          arguments: { name: "slow", params: { count: 40 }, waitSeconds: 0, idempotencyKey: `dc-${style}-${era}` }
         })
       )
       expect(again.reused).toBe(true)
@@ -91,6 +100,7 @@ for (const era of ["modern", "legacy"] as const) {
       await d.close()
     })
 
+    if (style !== "node") return
     it("cancel_run stops a run mid-way without checkpointing unwritten data; the next run resumes there", async () => {
       const c = await client()
       const params = { count: 200 }

@@ -72,6 +72,46 @@ for (const era of ["modern", "legacy"] as const) {
         await client.close()
       }
     })
+
+    it("describe, wait, get, list and cancel: happy paths and errors", async () => {
+      const client = await spawnClient(era)
+      try {
+        const described = structured(
+          await client.callTool({ name: "describe_pipeline", arguments: { name: "events_to_jsonl" } })
+        )
+        expect(described).toMatchObject({ name: "events_to_jsonl", disposition: "append" })
+        const unknown = await client.callTool({ name: "describe_pipeline", arguments: { name: "nope" } })
+        expect(structured(unknown).error._tag).toBe("NotFound")
+        const started = structured(
+          await client.callTool({
+            name: "run_pipeline",
+            arguments: { name: "events_to_jsonl", params: { count: 200 }, waitSeconds: 0 }
+          })
+        )
+        const waited = structured(
+          await client.callTool({ name: "wait_run", arguments: { runId: started.runId, waitSeconds: 20 } })
+        )
+        expect(waited).toMatchObject({ runId: started.runId, status: "succeeded" })
+        expect(structured(await client.callTool({ name: "get_run", arguments: { runId: started.runId } })).status).toBe(
+          "succeeded"
+        )
+        const listed = structured(
+          await client.callTool({ name: "list_runs", arguments: { pipeline: "events_to_jsonl" } })
+        )
+        expect(listed.runs.map((r: { runId: string }) => r.runId)).toContain(started.runId)
+        const notLive = await client.callTool({ name: "cancel_run", arguments: { runId: started.runId } })
+        expect(structured(notLive).error).toMatchObject({ _tag: "RunNotLive", retryable: false })
+        for (const name of ["wait_run", "get_run", "cancel_run"]) {
+          const missing = await client.callTool({ name, arguments: { runId: "run_nope" } })
+          expect(structured(missing).error._tag, name).toBe("NotFound")
+        }
+        const badLimit = await client.callTool({ name: "list_runs", arguments: { limit: 0 } })
+        expect(badLimit.isError).toBe(true)
+        expect(JSON.stringify(badLimit.content)).toContain("limit")
+      } finally {
+        await client.close()
+      }
+    })
   })
 }
 

@@ -1,6 +1,7 @@
 // A mysql2 pool as a scoped resource, and the one way queries run: Sql fragments only (values always bound),
 // every connection in the connector's session (UTC, utf8mb4, strict), driver errors classified into
 // ConnectorError reasons. Shared by the source and the sink.
+import type { Readable } from "node:stream"
 import { ConnectorError } from "@data-mcp/core"
 import { Effect, type Scope } from "effect"
 import mysql from "mysql2"
@@ -57,27 +58,38 @@ export const connection = (
   )
 
 /** The result of a statement: rows for a select, the OK packet otherwise. */
-export type Result<R> = ReadonlyArray<R> & { readonly affectedRows?: number }
+export type Result<R> = ReadonlyArray<R> & { readonly affectedRows?: number; readonly warningStatus?: number }
 
 /** Runs one statement built with `sql` and returns its rows (or its OK packet). */
 export const query = <R = Record<string, unknown>>(
   runner: Pool | Connection,
   fragment: Sql.Fragment,
   operation: string,
-  options?: { readonly typeCast?: mysql.QueryOptions["typeCast"] }
-): Effect.Effect<ReadonlyArray<R> & { readonly affectedRows?: number }, ConnectorError.ConnectorError> =>
+  options?: {
+    readonly typeCast?: mysql.QueryOptions["typeCast"]
+    /** The rows a `LOAD DATA LOCAL INFILE` statement streams (whatever file name the server asks for). */
+    readonly infile?: () => Readable
+  }
+): Effect.Effect<Result<R>, ConnectorError.ConnectorError> =>
   Effect.callback((resume) => {
-    runner.query(
-      {
-        sql: fragment.text,
-        values: [...fragment.values],
-        ...(options?.typeCast === undefined ? {} : { typeCast: options.typeCast })
-      },
-      (error, rows) => {
-        if (error !== null) resume(Effect.fail(MysqlError.toConnectorError(error, operation)))
-        else resume(Effect.succeed(rows as unknown as ReadonlyArray<R> & { readonly affectedRows?: number }))
-      }
-    )
+    // mysql2 throws at once on a connection already closed: a (retryable) failure, like an error in the callback.
+    try {
+      runner.query(
+        {
+          sql: fragment.text,
+          values: [...fragment.values],
+          ...(options?.typeCast === undefined ? {} : { typeCast: options.typeCast }),
+          // Without a factory mysql2 answers a server's file request with an empty file and fails: no file is ever read.
+          ...(options?.infile === undefined ? {} : { infileStreamFactory: options.infile })
+        },
+        (error, rows) => {
+          if (error !== null) resume(Effect.fail(MysqlError.toConnectorError(error, operation)))
+          else resume(Effect.succeed(rows as unknown as Result<R>))
+        }
+      )
+    } catch (error) {
+      resume(Effect.fail(MysqlError.toConnectorError(error, operation)))
+    }
   })
 
 /** The failure of an operation whose detail this connector writes itself (not a driver error). */

@@ -44,8 +44,9 @@ export const scan = (
   const present = new Set<string>()
   const missing = new Map<string, Array<unknown>>()
   for (const record of records)
-    for (const [k, v] of Object.entries(record)) {
-      if (v === undefined) continue
+    for (const k in record) {
+      const v = record[k]
+      if (v === undefined || !Object.hasOwn(record, k)) continue
       present.add(k)
       if (live.has(k)) continue
       let values = missing.get(k)

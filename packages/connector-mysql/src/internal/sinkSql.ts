@@ -224,6 +224,13 @@ export const releaseLock = (lockName: string) => sql`select release_lock(${lockN
 
 export const maxPacket = sql`select @@max_allowed_packet as maxPacket`
 
+/** Whether the server takes `LOAD DATA LOCAL INFILE` (a global variable; MySQL 8 defaults it to OFF). */
+export const localInfile = sql`select @@local_infile as \`on\``
+
+export const savepoint = sql`savepoint dm_load`
+export const rollbackToSavepoint = sql`rollback to savepoint dm_load`
+export const releaseSavepoint = sql`release savepoint dm_load`
+
 export const begin = sql`start transaction`
 export const commit = sql`commit`
 export const rollback = sql`rollback`

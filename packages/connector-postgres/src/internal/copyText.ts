@@ -10,7 +10,7 @@ import {
   BOOL,
   BYTEA,
   decodeArray,
-  decodeJsonScanned,
+  decodeJson,
   decodeScalar,
   FLOAT,
   formatArray,
@@ -158,6 +158,23 @@ const recordBuilderFor = (names: ReadonlyArray<string>) => {
 const EMPTY_RECORD: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>
 
 /**
+ * The end of a field holding escapes, from `start`: the first tab or newline not escaped by a backslash. A
+ * backslash right before the end of a row is malformed.
+ */
+const escapedFieldEnd = (text: string, start: number): number => {
+  let pos = start
+  let c = text.charCodeAt(pos)
+  while (c !== 9 && c !== 10 && pos < text.length) {
+    if (c === 92) {
+      if (text.charCodeAt(pos + 1) === 10) throw new Malformed("a backslash before the end of the row")
+      pos++
+    }
+    c = text.charCodeAt(++pos)
+  }
+  return pos
+}
+
+/**
  * Decodes COPY text rows. Feed it chunks in order; it carries an incomplete row (and any split UTF-8 character:
  * rows end at a 0x0A byte, which never occurs inside a multi-byte character) to the next chunk.
  */
@@ -229,21 +246,30 @@ export class CopyTextDecoder {
     }
   }
 
+  // Fields are found with native searches (`indexOf` for the tab, the newline and the next backslash), not a
+  // character loop: only a field holding a backslash (an escape, or `\N`) is looked at character by character.
   private parse(text: string, out: Array<Record<string, unknown>>): void {
     const plans = this.plans
     const names = this.names
     const build = this.build
     const values = this.values
+    const asideFrom = this.asideFrom
     const n = plans.length
     const len = text.length
+    const last = n - 1
     let pos = 0
     let column = 0
+    // The next tab and the next backslash at or after the current field (`len` when there is none).
+    let tab = -1
+    let backslash = text.indexOf("\\")
+    if (backslash < 0) backslash = len
     try {
       while (pos < len) {
         this.rows++
         const record: Record<string, unknown> = build === undefined ? {} : EMPTY_RECORD
+        const rowEnd = text.indexOf("\n", pos)
         if (n === 0) {
-          if (text.charCodeAt(pos) !== 10) throw new Malformed("the row has more fields than columns")
+          if (rowEnd !== pos) throw new Malformed("the row has more fields than columns")
           pos++
           out.push(record)
           continue
@@ -251,79 +277,60 @@ export class CopyTextDecoder {
         for (column = 0; column < n; column++) {
           const plan = plans[column]!
           const start = pos
-          let escaped = false
-          let c = text.charCodeAt(pos)
-          // JSON fields also look for runs of 16+ digits outside a fraction (integers JSON.parse would round).
-          let longRun = false
-          if (plan.kind === JSON_KIND) {
-            let run = 0
-            let fraction = false
-            while (c !== 9 && c !== 10) {
-              if (c >= 48 && c <= 57) {
-                if (++run >= 16 && !fraction) longRun = true
-              } else {
-                run = 0
-                fraction = c === 46
-                if (c === 92) {
-                  escaped = true
-                  if (text.charCodeAt(pos + 1) === 10) throw new Malformed("a backslash before the end of the row")
-                  pos++
-                }
-              }
-              c = text.charCodeAt(++pos)
-            }
-          } else {
-            while (c !== 9 && c !== 10) {
-              if (c === 92) {
-                escaped = true
-                if (text.charCodeAt(pos + 1) === 10) throw new Malformed("a backslash before the end of the row")
-                pos++
-              }
-              c = text.charCodeAt(++pos)
-            }
+          if (tab < start) {
+            tab = text.indexOf("\t", start)
+            if (tab < 0) tab = len
           }
-          if (column < n - 1) {
-            if (c !== 9) throw new Malformed("the row has fewer fields than columns")
-          } else if (c !== 10) {
-            throw new Malformed("the row has more fields than columns")
+          if (backslash < start) {
+            backslash = text.indexOf("\\", start)
+            if (backslash < 0) backslash = len
           }
+          let end = column < last ? tab : rowEnd
           let value: unknown
-          if (escaped) {
+          if (backslash < end) {
+            // Escapes: the field is scanned character by character (an escaped tab does not end it).
+            end = escapedFieldEnd(text, start)
+            if (text.charCodeAt(end) !== (column < last ? 9 : 10))
+              throw new Malformed(`the row has ${column < last ? "fewer" : "more"} fields than columns`)
             value =
-              pos - start === 2 && text.charCodeAt(start + 1) === 78
+              end - start === 2 && text.charCodeAt(start + 1) === 78
                 ? null
-                : decodeTyped(plan, unescapeCopy(text, start, pos))
+                : decodeTyped(plan, unescapeCopy(text, start, end))
           } else {
+            if (column < last ? end > rowEnd : tab < rowEnd)
+              throw new Malformed(`the row has ${column < last ? "fewer" : "more"} fields than columns`)
             switch (plan.kind) {
               case TEXT:
+                value = text.slice(start, end)
+                break
               case NUMERIC:
-                value = text.slice(start, pos)
-                if (plan.kind === NUMERIC) decodeScalar(NUMERIC, value as string)
+                value = text.slice(start, end)
+                decodeScalar(NUMERIC, value as string)
                 break
               case INT:
-                value = parseIntRange(text, start, pos)
+                value = parseIntRange(text, start, end)
                 break
               case INT8:
-                value = parseInt8Range(text, start, pos)
+                value = parseInt8Range(text, start, end)
                 break
               case BOOL: {
-                const b = pos - start === 1 ? text.charCodeAt(start) : 0
+                const b = end - start === 1 ? text.charCodeAt(start) : 0
                 if (b === 116) value = true
                 else if (b === 102) value = false
                 else throw new Malformed("expected a boolean (t or f)")
                 break
               }
               case FLOAT:
-                value = decodeScalar(FLOAT, text.slice(start, pos))
+                value = decodeScalar(FLOAT, text.slice(start, end))
                 break
               case JSON_KIND:
-                value = decodeJsonScanned(text.slice(start, pos), longRun)
+                value = decodeJson(text.slice(start, end))
                 break
               default:
-                value = decodeTyped(plan, text.slice(start, pos))
+                value = decodeTyped(plan, text.slice(start, end))
             }
           }
-          if (column >= this.asideFrom) this.aside[column - this.asideFrom] = value
+          if (column >= asideFrom) this.aside[column - asideFrom] = value
           else if (build !== undefined) values[column] = value
           else if (this.safeKeys) record[names[column]!] = value
           else
@@ -333,7 +340,7 @@ export class CopyTextDecoder {
               writable: true,
               configurable: true
             })
-          pos++
+          pos = end + 1
         }
         out.push(build === undefined ? record : build(values))
       }
@@ -386,10 +393,16 @@ const encodeField = (plan: ColumnPlan, v: unknown): string => {
       return `\\${formatScalar(BYTEA, v)}`
     case ARRAY:
       return escapeCopy(formatArray(v, plan.elementKind))
+    case JSON_KIND:
+      return escapeJsonText(formatScalar(JSON_KIND, v))
     default:
       return escapeCopy(formatScalar(plan.kind, v))
   }
 }
+
+// JSON text as JSON.stringify writes it holds no tab, newline, carriage return or NUL (they are escaped inside
+// strings), so only its backslashes need escaping for COPY.
+const escapeJsonText = (s: string): string => (s.indexOf("\\") < 0 ? s : s.replaceAll("\\", "\\\\"))
 
 type RowEncoder = (record: Readonly<Record<string, unknown>>, fail: (column: number, e: unknown) => never) => string
 

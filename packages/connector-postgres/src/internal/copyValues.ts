@@ -386,39 +386,46 @@ export const formatBytea = (bytes: Uint8Array): string =>
 // ---------------------------------------------------------------------------------------------------------------
 // JSON
 
-// JSON.parse turns integers beyond 2^53 into rounded doubles. Such an integer needs a run of 16+ digits that does
-// not follow a decimal point, so texts without one (nearly all, fractions included) take the native parser; the
-// rest take the lossless one below. Digits inside strings may trigger it too, which costs time, not correctness.
-// A native scan first: most JSON has no run of 16 digits at all, and the exact check below runs only when it does.
-const SIXTEEN_DIGITS = /\d{16}/
+// JSON.parse turns integers beyond 2^53 into rounded doubles; values that may hold one are parsed again below.
 
-const hasLongIntegerRun = (s: string): boolean => SIXTEEN_DIGITS.test(s) && hasLongIntegerRunExact(s)
-
-const hasLongIntegerRunExact = (s: string): boolean => {
-  let run = 0
-  let fraction = false
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    if (c >= 48 && c <= 57) {
-      if (++run >= 16 && !fraction) return true
-    } else {
-      run = 0
-      fraction = c === 46
-    }
+/** Parses JSON text; integers outside ±(2^53 − 1) become `bigint`, every other number a `number`. */
+export const decodeJson = (s: string): unknown => {
+  let value: unknown
+  try {
+    value = JSON.parse(s)
+  } catch {
+    throw new Malformed("expected JSON")
   }
+  // An integer beyond 2^53 − 1 parses to a double of at least 2^53: only then can the native parse have rounded
+  // one, and the text is parsed again, losslessly. Checking the parsed value costs less than scanning the text.
+  return mayBeRounded(value) ? decodeJsonLossless(s) : value
+}
+
+const TWO_53 = 2 ** 53
+
+/** Whether a parsed JSON value holds a number of magnitude 2^53 or more (too deep to tell: yes). */
+const mayBeRounded = (value: unknown): boolean => {
+  try {
+    return holdsHugeNumber(value)
+  } catch {
+    return true
+  }
+}
+
+const holdsHugeNumber = (value: unknown): boolean => {
+  if (typeof value === "number") return value >= TWO_53 || value <= -TWO_53
+  if (typeof value !== "object" || value === null) return false
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (holdsHugeNumber(value[i])) return true
+    return false
+  }
+  for (const key in value) if (holdsHugeNumber((value as Record<string, unknown>)[key])) return true
   return false
 }
 
-/** Parses JSON text; integers outside ±(2^53 − 1) become `bigint`, every other number a `number`. */
-export const decodeJson = (s: string): unknown => decodeJsonScanned(s, hasLongIntegerRun(s))
-
-/**
- * `decodeJson` for a caller that has already scanned the text: `mayHaveLongInteger` false means no run of 16+
- * digits outside a fraction occurs in it, so the native parser is exact.
- */
-export const decodeJsonScanned = (s: string, mayHaveLongInteger: boolean): unknown => {
+/** Parses JSON text with integers beyond ±(2^53 − 1) as `bigint` (slower than the native parser). */
+const decodeJsonLossless = (s: string): unknown => {
   try {
-    if (!mayHaveLongInteger) return JSON.parse(s)
     const parser = new LosslessJson(s)
     const value = parser.value()
     parser.space()

@@ -74,6 +74,7 @@ const wider = (from: LiveType, prior: string | undefined, need: string): string 
 const INT16 = 32_767n
 const INT32 = 2_147_483_647n
 const INT64 = 9_223_372_036_854_775_807n
+const MIN_INT64 = -INT64 - 1n
 
 const integerNeed = (v: bigint): string =>
   v >= -INT16 - 1n && v <= INT16
@@ -96,6 +97,20 @@ const codePoints = (s: string, max: number): boolean => {
  * fits, or when no widening would help (a mismatch the codec rejects record by record, as before).
  */
 export const needOf = (column: LiveColumn, v: unknown): string | undefined => {
+  switch (column.type) {
+    // The common cases first, without building the widening (a value that fits needs nothing).
+    case "bigint":
+      if (typeof v === "bigint" ? v >= MIN_INT64 && v <= INT64 : typeof v !== "number" || Number.isSafeInteger(v))
+        return undefined
+      break
+    case "text":
+    case "numeric":
+    case "jsonb":
+    case "json":
+    case "boolean":
+    case "timestamptz":
+      return undefined
+  }
   const element = elementType(column.type)
   if (element !== undefined) return Array.isArray(v) ? elementsNeed(column, element, v) : undefined
   switch (column.type) {

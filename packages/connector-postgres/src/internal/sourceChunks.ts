@@ -3,8 +3,8 @@
 // `concurrency` at a time, each on its own connection in that same snapshot (exported by the first transaction,
 // imported by the others). Chunks are read ahead concurrently but emitted in order, so every checkpoint stays
 // valid; at most `concurrency` chunks are read or held at once.
-import { type Batch, ConnectorError } from "@data-mcp/core"
-import { type Cause, Effect, Fiber, Queue, type Scope, Semaphore, Stream } from "effect"
+import { type Batch, ConnectorError, Source } from "@data-mcp/core"
+import { Effect, Stream } from "effect"
 import type pg from "pg"
 import type * as PostgresCodec from "../PostgresCodec.ts"
 import * as Pool from "./pool.ts"
@@ -37,37 +37,6 @@ interface Read {
   readonly page: SourcePage.Page
   readonly position: Position
 }
-
-/**
- * Runs `read` for up to `concurrency` chunks at a time and emits their output in chunk order. A chunk's permit is
- * returned only once its output has been emitted, so at most `concurrency` chunks are being read or waiting to
- * be emitted at any time (bounded memory); a slow consumer holds back the start of further chunks. A failure
- * ends the stream and interrupts the chunks in flight.
- */
-export const readAhead = <C, A, E>(
-  chunks: Iterable<C>,
-  concurrency: number,
-  read: (chunk: C, index: number) => Effect.Effect<ReadonlyArray<A>, E, Scope.Scope>
-): Stream.Stream<A, E> =>
-  Stream.unwrap(
-    Effect.gen(function* () {
-      const permits = yield* Semaphore.make(concurrency)
-      const started = yield* Queue.bounded<Fiber.Fiber<ReadonlyArray<A>, E>, Cause.Done>(concurrency)
-      yield* Effect.forEach(
-        chunks,
-        (chunk, index) =>
-          permits.take(1).pipe(
-            Effect.andThen(Effect.forkScoped(Effect.scoped(read(chunk, index)))),
-            Effect.flatMap((fiber) => Queue.offer(started, fiber))
-          ),
-        { discard: true }
-      ).pipe(Effect.andThen(Queue.end(started)), Effect.forkScoped)
-      return Stream.fromQueue(started).pipe(
-        Stream.mapEffect(Fiber.join),
-        Stream.flatMap((output) => Stream.fromIterable(output).pipe(Stream.ensuring(permits.release(1))))
-      )
-    })
-  )
 
 const fail = (source: string, detail: string) =>
   ConnectorError.make(source, "read", new ConnectorError.Unknown({ detail }))
@@ -202,7 +171,7 @@ export const read = <C>(
             })
             return [{ page, position: range.to === undefined ? { done: true } : { page: range.to } } as Read]
           })
-        return emit(readAhead(ranges, chunking.concurrency, chunk))
+        return emit(Source.readAhead(ranges, chunking.concurrency, chunk))
       }
 
       const { rows } = yield* Pool.query<{ upper: string | null }>(
@@ -231,6 +200,6 @@ export const read = <C>(
             if (read.rows < limit) return reads
           }
         })
-      return Stream.concat(emit(readAhead(ranges, chunking.concurrency, chunk)), done)
+      return Stream.concat(emit(Source.readAhead(ranges, chunking.concurrency, chunk)), done)
     })
   )

@@ -52,7 +52,15 @@ export const OptionsSchema = Schema.Struct({
   mcp: Schema.optionalKey(
     Schema.Struct({
       exposure: Schema.optionalKey(Schema.Literals(["agent", "operator"])),
-      tool: Schema.optionalKey(Schema.Boolean)
+      tool: Schema.optionalKey(Schema.Boolean),
+      bind: Schema.optionalKey(
+        Schema.Record(
+          Schema.String,
+          Schema.String.check(
+            Schema.isPattern(/^claim:[^\s]+$/, { message: 'bind a param to a token claim as "claim:<name>"' })
+          )
+        )
+      )
     })
   ),
   schemaContract: Schema.optionalKey(

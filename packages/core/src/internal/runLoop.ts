@@ -525,8 +525,12 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
         decode: recordsNotKept
       })
     }
+    // The early stage yields after each source batch: it runs on CPU alone (no I/O), and without the yield the
+    // sink's I/O callbacks wait until it is blocked, so writes and processing take turns instead of overlapping
+    // (measured: PostgreSQL map path +25% throughput).
+    const early = (batch: Batch.Batch<unknown, unknown>) => Effect.tap(processEarly(batch), Effect.yieldNow)
     const batches = yield* Batcher.rebatch(
-      encodeEarly ? limited.pipe(Stream.mapEffect(processEarly), Stream.flattenIterable) : limited,
+      encodeEarly ? limited.pipe(Stream.mapEffect(early), Stream.flattenIterable) : limited,
       { ...ctx.limits, atCheckpointsOnly: transactional },
       transformConcurrency,
       encodeEarly ? mergeEncoded : undefined

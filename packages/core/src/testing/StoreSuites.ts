@@ -452,6 +452,23 @@ export const runStoreSuite = <E>(
       )
     )
 
+    it.effect("list finds the run of an idempotency key, kept across updates", () =>
+      withStore((s) =>
+        Effect.gen(function* () {
+          yield* s.create(makeRun("1", { pipeline: "orders", caller: "alice", idempotencyKey: "k-1" }))
+          yield* s.create(makeRun("2", { pipeline: "orders", caller: "alice", idempotencyKey: "k-2" }))
+          yield* s.create(makeRun("3", { pipeline: "orders", caller: "alice" }))
+          yield* s.update("1", { status: "succeeded" })
+          assert.deepStrictEqual(
+            runIds(yield* s.list({ pipeline: "orders", caller: "alice", idempotencyKey: "k-1" })),
+            ["1"]
+          )
+          assert.deepStrictEqual((yield* s.get("1"))?.idempotencyKey, "k-1")
+          assert.deepStrictEqual(runIds(yield* s.list({ idempotencyKey: "k-3" })), [])
+        })
+      )
+    )
+
     it.effect("list paginates with an opaque cursor; limit defaults to 50", () =>
       withStore((s) =>
         Effect.gen(function* () {

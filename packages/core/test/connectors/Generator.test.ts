@@ -97,7 +97,7 @@ describe("Generator.source", () => {
 
   it.effect("estimates rows when the count is finite", () =>
     Effect.gen(function* () {
-      assert.deepStrictEqual(yield* Generator.source({ count: 100 }).estimate!(40), { rows: 60 })
+      assert.deepStrictEqual(yield* Generator.source({ count: 100 }).estimate!(40), { rows: 60, to: 100 })
       assert.deepStrictEqual(yield* Generator.source({ count: Number.POSITIVE_INFINITY }).estimate!(40), {})
     })
   )

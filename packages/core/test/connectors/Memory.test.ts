@@ -94,7 +94,7 @@ describe("Memory.source", () => {
   it.effect("estimates rows for an array", () =>
     Effect.gen(function* () {
       const source = Memory.source(range(40))
-      assert.deepStrictEqual(yield* source.estimate!(15), { rows: 25 })
+      assert.deepStrictEqual(yield* source.estimate!(15), { rows: 25, to: 40 })
     })
   )
 

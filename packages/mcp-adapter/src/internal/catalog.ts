@@ -2,7 +2,8 @@
 // instances via register_pipeline, which belong to a tenant). Visibility per caller: a tenant sees only its
 // own instances; operator-exposed pipelines need `pipelines:operate`.
 import type { Pipeline, Source } from "@data-mcp/core"
-import { type Caller, grants } from "../RequestContext.ts"
+import { type Caller, roleGrants } from "../RequestContext.ts"
+import { sinkOf } from "./connectors.ts"
 
 export interface Entry {
   readonly pipeline: Pipeline.Any
@@ -12,12 +13,24 @@ export interface Entry {
   readonly origin?: { readonly template: string; readonly params: unknown } | undefined
 }
 
+/**
+ * Who sees a pipeline: as declared, else operators only when its source holds private data or its sink sends
+ * records out of the organisation (open-world), else agents. A sink built from params is judged from the
+ * default params, when there are some.
+ */
 export const exposureOf = (pipeline: Pipeline.Any): "agent" | "operator" => {
   const declared = pipeline.options.mcp?.exposure
   if (declared !== undefined) return declared
-  const source = typeof pipeline.source === "function" ? undefined : (pipeline.source as Source.Any)
-  return source?.sensitive === true ? "operator" : "agent"
+  let judged = exposures.get(pipeline)
+  if (judged === undefined) {
+    const source = typeof pipeline.source === "function" ? undefined : (pipeline.source as Source.Any)
+    judged = source?.sensitive === true || sinkOf(pipeline)?.capabilities.openWorld === true ? "operator" : "agent"
+    exposures.set(pipeline, judged)
+  }
+  return judged
 }
+
+const exposures = new WeakMap<Pipeline.Any, "agent" | "operator">()
 
 export class Catalog {
   readonly #entries = new Map<string, Entry>()
@@ -52,9 +65,14 @@ export class Catalog {
     return removed
   }
 
+  // Deny by default: a pipeline is visible only when the caller's roles let it list or read that very pipeline
+  // (a pattern grant reaches only the names it matches), in the caller's tenant, and — for operator pipelines —
+  // with `pipelines:operate` for it.
   isVisible(caller: Caller, entry: Entry): boolean {
+    const name = entry.pipeline.name
     if (entry.owner !== undefined && entry.owner.tenant !== caller.tenant) return false
-    return exposureOf(entry.pipeline) === "agent" || grants(caller, "pipelines:operate")
+    if (!roleGrants(caller, "pipelines:list", name) && !roleGrants(caller, "pipelines:read", name)) return false
+    return exposureOf(entry.pipeline) === "agent" || roleGrants(caller, "pipelines:operate", name)
   }
 
   /** Every entry the caller may see, by name. */

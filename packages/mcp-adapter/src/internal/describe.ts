@@ -1,8 +1,10 @@
 // What an agent reads about a pipeline: its sink's disposition and guarantee, truthful tool annotations, a
 // generated description (≤ 1,000 characters), and the JSON Schema of its params.
-import { Pipeline, RunSummary, type Sink, type Source } from "@data-mcp/core"
+import { type Pipeline, RunSummary, type Source } from "@data-mcp/core"
 import type { ToolAnnotations } from "@modelcontextprotocol/server"
-import { Effect, Exit, Schema } from "effect"
+import { Schema } from "effect"
+import { withoutBound } from "./bound.ts"
+import { sinkOf } from "./connectors.ts"
 
 export interface SinkInfo {
   readonly name: string
@@ -11,23 +13,12 @@ export interface SinkInfo {
   readonly guarantee: RunSummary.Guarantee | "unknown"
 }
 
-const defaults = (pipeline: Pipeline.Any): unknown => {
-  const exit = Effect.runSyncExit(Pipeline.decodeParams(pipeline, {}))
-  return Exit.isSuccess(exit) ? exit.value : undefined
-}
-
-/** The sink a pipeline writes to; a sink built from params is described from the default params, if any. */
-export const sinkInfo = (pipeline: Pipeline.Any): SinkInfo => {
-  let sink: Sink.Any | undefined
-  if (typeof pipeline.sink !== "function") sink = pipeline.sink
-  else {
-    const params = defaults(pipeline)
-    try {
-      sink = params === undefined ? undefined : Pipeline.sinkOf(pipeline, params)
-    } catch {
-      sink = undefined
-    }
-  }
+/**
+ * The sink a pipeline writes to; a sink built from params is described from `params` when given (decoded), else
+ * from the default params, if any.
+ */
+export const sinkInfo = (pipeline: Pipeline.Any, decodedParams?: unknown): SinkInfo => {
+  const sink = sinkOf(pipeline, decodedParams)
   if (sink === undefined) return { name: "per-params", disposition: "unknown", guarantee: "unknown" }
   return {
     name: sink.name,
@@ -63,7 +54,7 @@ export const paramsJsonSchema = (pipeline: Pipeline.Any): Record<string, unknown
       string,
       unknown
     >
-    return rest.type === "object" ? { ...rest, additionalProperties: false } : rest
+    return withoutBound(pipeline, rest.type === "object" ? { ...rest, additionalProperties: false } : rest)
   } catch {
     return { type: "object" }
   }

@@ -30,20 +30,21 @@ export const registerResources = (server: McpServer, env: Env, caller: Caller): 
     "pipeline",
     new ResourceTemplate("data-mcp://pipelines/{name}", {
       list: async () => ({
-        resources: grants(caller, "pipelines:list")
-          ? env.catalog.visible(caller).map((e) => ({
-              uri: pipelineUri(e.pipeline.name),
-              name: e.pipeline.name,
-              description: cutStrings(e.pipeline.description) as string,
-              mimeType: "application/json"
-            }))
-          : []
+        resources: env.catalog
+          .visible(caller)
+          .filter((e) => grants(caller, "pipelines:list", e.pipeline.name))
+          .map((e) => ({
+            uri: pipelineUri(e.pipeline.name),
+            name: e.pipeline.name,
+            description: cutStrings(e.pipeline.description) as string,
+            mimeType: "application/json"
+          }))
       })
     }),
     { title: "Pipeline definition", mimeType: "application/json" },
     async (uri, { name }) => {
-      const entry = grants(caller, "pipelines:read") ? env.catalog.get(caller, one(name)) : undefined
-      if (entry === undefined) throw notFound(uri.href)
+      const entry = env.catalog.get(caller, one(name))
+      if (entry === undefined || !grants(caller, "pipelines:read", entry.pipeline.name)) throw notFound(uri.href)
       const p = entry.pipeline
       const info = sinkInfo(p)
       return json(uri.href, {
@@ -91,10 +92,12 @@ export const registerResources = (server: McpServer, env: Env, caller: Caller): 
     new ResourceTemplate("data-mcp://runs/{runId}/dead-letters", { list: undefined }),
     { title: "Run dead letters", mimeType: "application/json" },
     async (uri, { runId }) => {
-      if (!grants(caller, "deadletters:read")) throw notFound(uri.href)
       const run = await visibleRun(uri.href, one(runId))
-      const entry = env.catalog.get(caller, run.pipeline)
-      const sensitive = new Set(entry?.pipeline.options.sensitive ?? [])
+      if (!grants(caller, "deadletters:read", run.pipeline)) throw notFound(uri.href)
+      // Masked by the pipeline's own sensitive fields, whoever may see it; a pipeline no longer served has none
+      // to go by, so its records are withheld rather than shown unmasked.
+      const served = env.catalog.all().find((e) => e.pipeline.name === run.pipeline)
+      const sensitive = new Set(served?.pipeline.options.sensitive ?? [])
       const exit = await env.run(
         DeadLetter.DeadLetterStore.use((s) => s.list({ runId: run.id, tenant: run.tenant, limit: 100 })).pipe(
           Effect.map((page) => page.letters)
@@ -107,7 +110,7 @@ export const registerResources = (server: McpServer, env: Env, caller: Caller): 
         stream: l.stream,
         reason: l.reason,
         at: l.at,
-        record: maskFields(l.record, sensitive)
+        record: served === undefined ? "(withheld: the pipeline is no longer served)" : maskFields(l.record, sensitive)
       }))
       const fitted = fitItems(
         letters.map((l) => cutStrings(l)),

@@ -43,3 +43,27 @@ export const failure = (cause: Cause.Cause<unknown>): CallToolResult => {
 
 export const fromExit = <A>(exit: Exit.Exit<A, unknown>, onSuccess: (a: A) => CallToolResult): CallToolResult =>
   Exit.isSuccess(exit) ? onSuccess(exit.value) : failure(exit.cause)
+
+/** The tag of an error result's error. */
+export const errorTagOf = (result: CallToolResult): string | undefined => {
+  const error = (result.structuredContent as { error?: { _tag?: unknown } } | undefined)?.error
+  return typeof error?._tag === "string" ? error._tag : undefined
+}
+
+/** The answer of a tool whose call the audit trail could not record: it fails closed. */
+export const auditUnavailable = (): CallToolResult => ({
+  isError: true,
+  content: [
+    {
+      type: "text",
+      text: "The audit trail cannot record this call right now, so it was not carried out. Try again later."
+    }
+  ],
+  structuredContent: {
+    error: {
+      _tag: "AuditUnavailable",
+      message: "The audit trail cannot record this call right now, so it was not carried out. Try again later.",
+      retryable: true
+    }
+  }
+})

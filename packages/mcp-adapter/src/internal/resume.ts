@@ -10,16 +10,20 @@ export interface Resume {
   readonly stored: Checkpoint.Json | undefined
   readonly from: unknown
   readonly estimate: Source.Estimate | null
+  /** Why the source could not estimate (the source is unreachable…): a run still starts, unless a guard needs it. */
+  readonly estimateError?: Source.SourceError | undefined
 }
 
 export const resume = (
   pipeline: Pipeline.Any,
   rawParams: unknown,
-  tenant: string | undefined
+  tenant: string | undefined,
+  bound: Readonly<Record<string, Checkpoint.Json>> = {}
 ): Effect.Effect<Resume, Config.ConfigError | Source.SourceError | StateStore.StateError, StateStore.StateStore> =>
   Effect.gen(function* () {
     const params = yield* Pipeline.decodeParams(pipeline, rawParams)
-    const stateKey = Pipeline.stateKey(pipeline, params, tenant === undefined ? {} : { tenant })
+    // The same key as the runner's: params bound to the caller, then its tenant.
+    const stateKey = Pipeline.stateKey(pipeline, params, { ...bound, ...(tenant === undefined ? {} : { tenant }) })
     const source = Pipeline.sourceOf(pipeline, params)
     const stored = yield* StateStore.StateStore.use((s) => s.load(stateKey))
     const from =
@@ -35,6 +39,8 @@ export const resume = (
                 })
             )
           )
-    const estimate = source.estimate === undefined ? null : yield* source.estimate(from)
-    return { params, stateKey, source, stored, from, estimate }
+    const estimated = source.estimate === undefined ? undefined : yield* Effect.result(source.estimate(from))
+    if (estimated !== undefined && estimated._tag === "Failure")
+      return { params, stateKey, source, stored, from, estimate: null, estimateError: estimated.failure }
+    return { params, stateKey, source, stored, from, estimate: estimated?.success ?? null }
   })

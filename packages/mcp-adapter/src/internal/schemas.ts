@@ -87,6 +87,7 @@ export const DescribeOutput = Schema.Struct({
   annotations: Json,
   resource: Str,
   recentDurationsMs: Schema.Array(Schema.Finite),
+  health: Json,
   template: Schema.optionalKey(Str)
 })
 export const PreviewOutput = Schema.Struct({
@@ -108,6 +109,7 @@ export const RunOutput = Schema.Struct({
   reused: Schema.optionalKey(Schema.Boolean),
   createdAt: Str,
   finishedAt: Schema.optionalKey(Str),
+  cancelRequested: Schema.optionalKey(Schema.Boolean),
   summary: Schema.optionalKey(Json)
 })
 export const ListRunsOutput = Schema.Struct({

@@ -17,6 +17,7 @@ import type * as Batch from "../../Batch.ts"
 import type * as Checkpoint from "../../Checkpoint.ts"
 import * as Config from "../../Config.ts"
 import * as ConnectorError from "../../ConnectorError.ts"
+import * as SchemaInference from "../../SchemaInference.ts"
 import * as Sink from "../../Sink.ts"
 import * as Source from "../../Source.ts"
 import type { StateError } from "../../StateStore.ts"
@@ -523,6 +524,36 @@ export const sink = (options: SinkOptions): Sink.Sink<object> => {
       return { write, finish } satisfies Sink.Writer<object>
     })
 
+  // The columns a run would write: the columns option, else an appended file's header, else the first records'.
+  const plan = (sample: ReadonlyArray<object>): Effect.Effect<Sink.TargetPlan, ConnectorError.ConnectorError> =>
+    Effect.gen(function* () {
+      const size = yield* tryFs(name, "plan", what, () => sizeOrUndefined(path))
+      const exists = size !== undefined
+      let existing: ReadonlyArray<string> | undefined
+      if (exists && size > 0 && header && disposition === "append") {
+        const first = yield* tryFs(name, "plan", what, () => readFirst(path, syntax))
+        if (first !== undefined && first._tag !== "Malformed") existing = first.fields
+      }
+      const columns = config.columns ?? existing ?? columnsOf(sample)
+      const column = new Set(columns)
+      const extra = columnsOf(sample).filter((c) => !column.has(c))
+      const added = (names: ReadonlyArray<string>) => names.map((path) => ({ path, type: "string" }))
+      return {
+        target: config.path,
+        exists,
+        changes: { ...SchemaInference.emptyDiff, added: existing === undefined ? added(columns) : [] },
+        ...(extra.length === 0
+          ? {}
+          : {
+              refused: {
+                diff: { ...SchemaInference.emptyDiff, added: added(extra) },
+                outcome: "discardRow" as const,
+                reason: `records with fields that are not columns of ${what} become dead letters`
+              }
+            })
+      }
+    })
+
   return Sink.make<object>({
     name,
     capabilities: { transactional: false, idempotent: false, maxConcurrentWrites: 1 },
@@ -533,6 +564,7 @@ export const sink = (options: SinkOptions): Sink.Sink<object> => {
         await fsp.access(nodePath.dirname(path), fsp.constants.W_OK)
         const size = await sizeOrUndefined(path)
         if (size !== undefined) await fsp.access(path, fsp.constants.W_OK)
-      })
+      }),
+    plan
   })
 }

@@ -233,6 +233,7 @@ export const source = <const F extends ReadonlyArray<Field> = typeof fields>(
     name: config.name ?? "generator",
     checkpointSchema: Checkpoint.offset,
     read,
-    estimate: (from) => Effect.succeed(Number.isFinite(count) ? { rows: Math.max(0, count - (from ?? 0)) } : {})
+    estimate: (from) =>
+      Effect.succeed(Number.isFinite(count) ? { rows: Math.max(0, count - (from ?? 0)), to: count } : {})
   })
 }

@@ -15,6 +15,7 @@ import type * as Batch from "../../Batch.ts"
 import type * as Checkpoint from "../../Checkpoint.ts"
 import * as Config from "../../Config.ts"
 import * as ConnectorError from "../../ConnectorError.ts"
+import * as SchemaInference from "../../SchemaInference.ts"
 import * as Sink from "../../Sink.ts"
 import * as Source from "../../Source.ts"
 import type { StateError } from "../../StateStore.ts"
@@ -289,6 +290,16 @@ export const sink = (options: SinkOptions): Sink.Sink<unknown> => {
         await fsp.access(nodePath.dirname(path), fsp.constants.W_OK)
         const size = await sizeOrUndefined(path)
         if (size !== undefined) await fsp.access(path, fsp.constants.W_OK)
-      })
+      }),
+    // One JSON value a line: any record fits, so a run changes no shape.
+    plan: () =>
+      Effect.map(
+        tryFs(name, "plan", what, () => sizeOrUndefined(path)),
+        (size) => ({
+          target: config.path,
+          exists: size !== undefined,
+          changes: SchemaInference.emptyDiff
+        })
+      )
   })
 }

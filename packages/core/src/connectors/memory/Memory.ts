@@ -12,6 +12,7 @@ import * as Batch from "../../Batch.ts"
 import * as Checkpoint from "../../Checkpoint.ts"
 import * as Config from "../../Config.ts"
 import * as ConnectorError from "../../ConnectorError.ts"
+import * as SchemaInference from "../../SchemaInference.ts"
 import * as Sink from "../../Sink.ts"
 import * as Source from "../../Source.ts"
 import { StateError } from "../../StateStore.ts"
@@ -151,7 +152,9 @@ export const source = <A>(records: Iterable<A>, options?: SourceOptions): Source
     checkpointSchema: Checkpoint.offset,
     read,
     estimate: (from) =>
-      Effect.succeed(Array.isArray(records) ? { rows: Math.max(0, records.length - (from ?? 0)) } : {})
+      Effect.succeed(
+        Array.isArray(records) ? { rows: Math.max(0, records.length - (from ?? 0)), to: records.length } : {}
+      )
   })
 }
 
@@ -325,7 +328,10 @@ export const sink = <A>(options?: SinkOptions): Collector<A> => {
         maxConcurrentWrites: transactional ? 1 : (config.maxConcurrentWrites ?? 1)
       },
       disposition: Sink.append,
-      open
+      open,
+      // Memory holds any record: a run appends, and nothing about its shape changes.
+      plan: () =>
+        Effect.sync(() => ({ target: name, exists: true, rows: records.length, changes: SchemaInference.emptyDiff }))
     }),
     records: () => records,
     writes: () => writes,

@@ -249,7 +249,8 @@ export const source = (options: SourceOptions): Source.Source<Row, number> => {
       Effect.scoped(
         Effect.map(openFile("estimate"), ({ file, metadata }) => ({
           rows: Math.max(0, Number(metadata.num_rows) - (from ?? 0)),
-          bytes: file.byteLength
+          bytes: file.byteLength,
+          to: Number(metadata.num_rows)
         }))
       ),
     discover: () =>

@@ -2,11 +2,11 @@
 // opens, so overlap, order and the bound on chunks in flight are shown by the order of events, never by timing.
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Stream } from "effect"
-import * as SourceChunks from "../src/internal/sourceChunks.ts"
+import * as Source from "../src/Source.ts"
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 
-describe("SourceChunks.readAhead", () => {
+describe("Source.readAhead", () => {
   it.effect(
     "reads up to `concurrency` chunks at once and emits them in chunk order, whatever order they finish in",
     () =>
@@ -14,7 +14,7 @@ describe("SourceChunks.readAhead", () => {
         const gates = range(8).map(() => Deferred.makeUnsafe<void>())
         const threeRunning = Deferred.makeUnsafe<void>()
         const started: Array<number> = []
-        const stream = SourceChunks.readAhead(range(8), 3, (chunk) =>
+        const stream = Source.readAhead(range(8), 3, (chunk) =>
           Effect.gen(function* () {
             started.push(chunk)
             if (started.length === 3) Deferred.doneUnsafe(threeRunning, Exit.void)
@@ -41,7 +41,7 @@ describe("SourceChunks.readAhead", () => {
     Effect.gen(function* () {
       const started: Array<number> = []
       const seen: Array<{ readonly chunk: number; readonly started: number }> = []
-      const stream = SourceChunks.readAhead(range(10), 3, (chunk) =>
+      const stream = Source.readAhead(range(10), 3, (chunk) =>
         Effect.sync(() => {
           started.push(chunk)
           return range(4).map(() => chunk)
@@ -68,7 +68,7 @@ describe("SourceChunks.readAhead", () => {
   it.effect("a failing chunk fails the stream and leaves no chunk running", () =>
     Effect.gen(function* () {
       const running = new Set<number>()
-      const stream = SourceChunks.readAhead(range(6), 3, (chunk) =>
+      const stream = Source.readAhead(range(6), 3, (chunk) =>
         Effect.gen(function* () {
           running.add(chunk)
           if (chunk === 1) return yield* Effect.fail(`chunk ${chunk} failed`)
@@ -84,7 +84,7 @@ describe("SourceChunks.readAhead", () => {
 
   it.effect("no chunks: an empty stream", () =>
     Effect.gen(function* () {
-      const out = yield* Stream.runCollect(SourceChunks.readAhead([], 3, () => Effect.succeed([1])))
+      const out = yield* Stream.runCollect(Source.readAhead([], 3, () => Effect.succeed([1])))
       assert.deepStrictEqual(out, [])
     })
   )
