@@ -90,6 +90,15 @@ const connectAll = (url: URL, token?: string) =>
 const percentile = (sorted: ReadonlyArray<number>, p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
 
+// The latency distribution of a sorted sample, in ms.
+const spread = (sorted: ReadonlyArray<number>) => ({
+  p50: percentile(sorted, 50),
+  p90: percentile(sorted, 90),
+  p99: percentile(sorted, 99),
+  p999: percentile(sorted, 99.9),
+  max: sorted[sorted.length - 1] ?? Number.NaN
+})
+
 const checked = async (call: (c: Client) => Promise<unknown>, client: Client) => {
   const result = (await call(client)) as { isError?: boolean }
   if (result.isError === true) throw new Error(`tool error: ${JSON.stringify(result)}`)
@@ -116,10 +125,11 @@ const openLoop = async (clients: ReadonlyArray<Client>, call: (c: Client) => Pro
     await Promise.all(inflight)
   }
   await run(WARMUP_MS)
+  process.send?.("measuring")
   const latencies: Array<number> = []
   await run(PHASE_MS, latencies)
   latencies.sort((a, b) => a - b)
-  return { rate, p50: percentile(latencies, 50), p99: percentile(latencies, 99) }
+  return { rate, calls: latencies.length, ...spread(latencies) }
 }
 
 const phase = async (clients: ReadonlyArray<Client>, call: (c: Client) => Promise<unknown>) => {
@@ -136,17 +146,28 @@ const phase = async (clients: ReadonlyArray<Client>, call: (c: Client) => Promis
     )
   }
   await runFor(WARMUP_MS)
+  process.send?.("measuring")
   const latencies: Array<number> = []
   const t0 = performance.now()
   await runFor(PHASE_MS, latencies)
   const seconds = (performance.now() - t0) / 1000
   latencies.sort((a, b) => a - b)
-  return { callsPerSecond: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) }
+  return {
+    callsPerSecond: latencies.length / seconds,
+    calls: latencies.length,
+    ...spread(latencies)
+  }
 }
 
 type Phase = "bare" | "list" | "preview"
-type Saturation = { readonly callsPerSecond: number; readonly p50: number; readonly p99: number }
-type OpenLoop = { readonly rate: number; readonly p50: number; readonly p99: number }
+type Measured = {
+  readonly calls: number
+  readonly p50: number
+  readonly p99: number
+  readonly serverCpuMicrosPerCall: number
+}
+type Saturation = Measured & { readonly callsPerSecond: number }
+type OpenLoop = Measured & { readonly rate: number }
 type Job = { readonly url: string; readonly name: Phase; readonly rate?: number; readonly token?: string }
 
 const calls: Record<Phase, (c: Client) => Promise<unknown>> = {
@@ -182,7 +203,17 @@ const runPhase = <R>(url: URL, name: Phase, rate?: number, token?: string) =>
       execArgv: ["--conditions=@data-mcp/source", "--import", "tsx"],
       env: { ...process.env, MCP_BENCH_JOB: JSON.stringify(job) }
     })
-    child.once("message", (result) => resolve(result as R))
+    // The servers' Node CPU (this process) from the start of the measured phase to its result, per call.
+    let cpu: NodeJS.CpuUsage | undefined
+    child.on("message", (message) => {
+      if (message === "measuring") {
+        cpu = process.cpuUsage()
+        return
+      }
+      const used = process.cpuUsage(cpu)
+      const result = message as { callsPerSecond?: number; rate?: number; calls: number }
+      resolve({ ...result, serverCpuMicrosPerCall: (used.user + used.system) / result.calls } as R)
+    })
     child.once("error", reject)
     child.once("exit", (code) => (code === 0 ? undefined : reject(new Error(`the client process exited with ${code}`))))
   })
@@ -251,9 +282,9 @@ const main = async () => {
     )
     const ms = (n: number) => `${n.toFixed(2).padStart(7)} ms`
     const row = (name: string, r: Saturation) =>
-      `${name.padEnd(40)} ${r.callsPerSecond.toFixed(0).padStart(8)} calls/s   p50 ${ms(r.p50)}   p99 ${ms(r.p99)}`
+      `${name.padEnd(40)} ${r.callsPerSecond.toFixed(0).padStart(8)} calls/s   p50 ${ms(r.p50)}   p99 ${ms(r.p99)}   server CPU ${r.serverCpuMicrosPerCall.toFixed(0).padStart(5)} µs/call`
     const openRow = (name: string, r: OpenLoop) =>
-      `${name.padEnd(40)} ${r.rate.toFixed(0).padStart(8)} calls/s   p50 ${ms(r.p50)}   p99 ${ms(r.p99)}`
+      `${name.padEnd(40)} ${r.rate.toFixed(0).padStart(8)} calls/s   p50 ${ms(r.p50)}   p99 ${ms(r.p99)}   server CPU ${r.serverCpuMicrosPerCall.toFixed(0).padStart(5)} µs/call`
     console.log(
       `${CLIENTS} concurrent clients (one client process), ${PHASE_MS / 1000} s per phase, node ${process.version}`
     )

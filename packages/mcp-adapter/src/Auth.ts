@@ -250,6 +250,12 @@ const fields = {
       description: "How long fetched keys are used before they are fetched again, in ms (default 600000)."
     })
   ),
+  verifiedTokenCacheMs: Schema.optionalKey(
+    Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 300_000 })).annotate({
+      description:
+        "How long a verified JWT is remembered (by its SHA-256, never past its `exp`) so repeated calls skip the signature check, in ms (default 60000; 0 verifies every request)."
+    })
+  ),
   scopesSupported: Schema.optionalKey(
     Schema.Array(Name).annotate({ description: "Scopes advertised in the metadata document (`scopes_supported`)." })
   ),
@@ -387,6 +393,7 @@ export const make = (options: AuthOptions): Authenticator => {
           timeoutMs: config.jwksTimeoutMs ?? 5_000,
           cooldownMs: config.jwksCooldownMs ?? 30_000,
           cacheMaxAgeMs: config.jwksCacheMaxAgeMs ?? 600_000,
+          verifiedCacheMs: config.verifiedTokenCacheMs ?? 60_000,
           allowInsecureHttp
         })
   const lookupKey = ApiKey.makeLookup(

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs"
 import { Config } from "@data-mcp/core"
 import { base64url, exportSPKI, type JWTPayload, SignJWT, UnsecuredJWT } from "jose"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest"
 import { Auth } from "../src/index.ts"
 import { close, makeKey, type SigningKey, sign, startIssuer } from "./issuer.ts"
 
@@ -293,6 +293,73 @@ describe("Auth", () => {
       const refused = expectRefused(await authenticate(`Bearer ${jwt}`, keysOnly), "malformed")
       expectChallenge(refused, true)
       expect(refused.detail).toContain("no issuer configured")
+    })
+  })
+
+  describe("the verified-token cache", () => {
+    it("serves a verified token again only before its exp and for at most verifiedTokenCacheMs", async () => {
+      const dropping = await startIssuer()
+      vi.useFakeTimers({ toFake: ["Date"] })
+      try {
+        const key = await makeKey("cached-1")
+        dropping.state.keys = [key.jwk]
+        const cachedAuth = Auth.make({
+          resource: RESOURCE,
+          issuer: dropping.url,
+          jwksUri: `${dropping.url}/jwks`,
+          jwksCacheMaxAgeMs: 1_000,
+          jwksCooldownMs: 0,
+          clockToleranceSeconds: 0,
+          verifiedTokenCacheMs: 60_000
+        })
+        const token = (extra: Record<string, unknown>) => sign(key, claims({ iss: dropping.url, ...extra }))
+        const longLived = await token({ exp: now() + 3_600 })
+        const shortLived = await token({ exp: now() + 5 })
+        expect((await authenticate(`Bearer ${longLived}`, cachedAuth))._tag).toBe("Authenticated")
+        expect((await authenticate(`Bearer ${shortLived}`, cachedAuth))._tag).toBe("Authenticated")
+
+        vi.setSystemTime(Date.now() + 10_000)
+        // past its exp: never served from the cache
+        expectRefused(await authenticate(`Bearer ${shortLived}`, cachedAuth), "expired")
+
+        // the issuer drops the key; the key set's cache is stale, so a token not yet seen is checked and refused
+        dropping.state.keys = []
+        vi.setSystemTime(Date.now() + 2_000)
+        expectRefused(await authenticate(`Bearer ${await token({ jti: "fresh" })}`, cachedAuth), "unknown_kid")
+        // the remembered token is still accepted within verifiedTokenCacheMs (the documented trade-off) …
+        expect((await authenticate(`Bearer ${longLived}`, cachedAuth))._tag).toBe("Authenticated")
+        // … and verified again after it: refused
+        vi.setSystemTime(Date.now() + 50_000)
+        expectRefused(await authenticate(`Bearer ${longLived}`, cachedAuth), "unknown_kid")
+      } finally {
+        vi.useRealTimers()
+        await close(dropping.server)
+      }
+    })
+
+    it("verifiedTokenCacheMs: 0 verifies every request", async () => {
+      const dropping = await startIssuer()
+      vi.useFakeTimers({ toFake: ["Date"] })
+      try {
+        const key = await makeKey("uncached-1")
+        dropping.state.keys = [key.jwk]
+        const uncachedAuth = Auth.make({
+          resource: RESOURCE,
+          issuer: dropping.url,
+          jwksUri: `${dropping.url}/jwks`,
+          jwksCacheMaxAgeMs: 1_000,
+          jwksCooldownMs: 0,
+          verifiedTokenCacheMs: 0
+        })
+        const token = await sign(key, claims({ iss: dropping.url }))
+        expect((await authenticate(`Bearer ${token}`, uncachedAuth))._tag).toBe("Authenticated")
+        dropping.state.keys = []
+        vi.setSystemTime(Date.now() + 2_000)
+        expectRefused(await authenticate(`Bearer ${token}`, uncachedAuth), "unknown_kid")
+      } finally {
+        vi.useRealTimers()
+        await close(dropping.server)
+      }
     })
   })
 

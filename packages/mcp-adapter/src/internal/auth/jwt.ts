@@ -3,6 +3,7 @@
 // less than `cooldown` ago), its URL configured or discovered once from the issuer's openid-configuration.
 // Every failure becomes a `Failure` with an audit reason and a detail built from safe facts (alg, kid, issuer,
 // timestamps) — never the token, never a jose message (which can quote claim values).
+import { createHash } from "node:crypto"
 import {
   createRemoteJWKSet,
   decodeJwt,
@@ -25,6 +26,8 @@ export interface JwtSettings {
   readonly timeoutMs: number
   readonly cooldownMs: number
   readonly cacheMaxAgeMs: number
+  /** How long a verified token is remembered (by its SHA-256), in ms; 0 verifies every request. */
+  readonly verifiedCacheMs: number
   /** Whether a discovered `jwks_uri` may be plain http off loopback. */
   readonly allowInsecureHttp: boolean
 }
@@ -136,7 +139,7 @@ export const makeVerifier = (settings: JwtSettings): ((token: string) => Promise
     requiredClaims: ["exp", "sub"]
   }
 
-  return async (token) => {
+  const verify = async (token: string): Promise<JwtResult> => {
     try {
       const { payload } = await jwtVerify(token, getKey, options)
       if (typeof payload.sub !== "string" || payload.sub === "")
@@ -144,6 +147,53 @@ export const makeVerifier = (settings: JwtSettings): ((token: string) => Promise
       return { ok: true, payload }
     } catch (cause) {
       return { ok: false, ...classify(cause, token, settings) }
+    }
+  }
+  if (settings.verifiedCacheMs <= 0) return verify
+  const verified = makeVerifiedCache(settings)
+  return async (token) => {
+    const remembered = verified.get(token)
+    if (remembered !== undefined) return { ok: true, payload: remembered }
+    const result = await verify(token)
+    if (result.ok) verified.set(token, result.payload)
+    return result
+  }
+}
+
+/** At most this many verified tokens are remembered (the oldest go first). */
+const VERIFIED_CACHE_SIZE = 10_000
+
+/**
+ * Verified tokens, by the SHA-256 of their text (the tokens themselves are not kept), each until the earlier of
+ * `verifiedCacheMs` from verification and its `exp` (with the clock tolerance) — a signature check costs far more
+ * than a hash. A token is only ever remembered after a full verification; its time claims are re-checked on every
+ * hit. A key removed from the issuer's JWKS is trusted for at most this long after its last use, well within
+ * the JWKS cache's own `cacheMaxAgeMs`.
+ */
+const makeVerifiedCache = (settings: JwtSettings) => {
+  const entries = new Map<string, { readonly payload: JWTPayload; readonly until: number }>()
+  const digest = (token: string) => createHash("sha256").update(token).digest("base64")
+  return {
+    get: (token: string): JWTPayload | undefined => {
+      const key = digest(token)
+      const entry = entries.get(key)
+      if (entry === undefined) return undefined
+      if (Date.now() < entry.until) return entry.payload
+      entries.delete(key)
+      return undefined
+    },
+    set: (token: string, payload: JWTPayload): void => {
+      const expires =
+        typeof payload.exp === "number"
+          ? (payload.exp + settings.clockToleranceSeconds) * 1000
+          : Number.NEGATIVE_INFINITY
+      const until = Math.min(Date.now() + settings.verifiedCacheMs, expires)
+      if (until <= Date.now()) return
+      if (entries.size >= VERIFIED_CACHE_SIZE) {
+        const oldest = entries.keys().next()
+        if (oldest.done !== true) entries.delete(oldest.value)
+      }
+      entries.set(digest(token), { payload, until })
     }
   }
 }
