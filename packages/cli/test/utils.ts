@@ -20,12 +20,25 @@ export interface Result {
   readonly stderr: string
 }
 
-const env = () => ({ ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" })
+const env = (extra?: Readonly<Record<string, string>>) => ({
+  ...process.env,
+  NO_COLOR: "1",
+  FORCE_COLOR: "0",
+  ...extra
+})
 
-/** Runs the command to completion. */
-export const cli = (args: ReadonlyArray<string>, cwd: string): Promise<Result> =>
+/** Runs the command to completion (with `extra` environment variables). */
+export const cli = (
+  args: ReadonlyArray<string>,
+  cwd: string,
+  extra?: Readonly<Record<string, string>>
+): Promise<Result> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, env: env(), stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd,
+      env: env(extra),
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (d) => (stdout += d))
@@ -43,8 +56,8 @@ export interface Running {
   readonly exited: Promise<Result>
 }
 
-export const start = (args: ReadonlyArray<string>, cwd: string): Running => {
-  const child = spawn(process.execPath, [bin, ...args], { cwd, env: env(), stdio: ["pipe", "pipe", "pipe"] })
+export const start = (args: ReadonlyArray<string>, cwd: string, extra?: Readonly<Record<string, string>>): Running => {
+  const child = spawn(process.execPath, [bin, ...args], { cwd, env: env(extra), stdio: ["pipe", "pipe", "pipe"] })
   let stdout = ""
   let stderr = ""
   const listeners = new Set<() => void>()
