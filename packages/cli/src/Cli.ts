@@ -7,7 +7,15 @@
  * @since 0.1.0
  */
 import * as nodePath from "node:path"
-import { type Checkpoint, Pipeline, PipelineRegistry, Runner, SchemaInference, type StateStore } from "@data-mcp/core"
+import {
+  type Checkpoint,
+  Pipeline,
+  PipelineRegistry,
+  Runner,
+  SchemaInference,
+  SecretProvider,
+  type StateStore
+} from "@data-mcp/core"
 import { createMcpServer, type DataMcpServer, Metrics, Preview } from "@data-mcp/mcp-adapter"
 import { Command, CommanderError, Option } from "commander"
 import { Effect, Layer, Logger, Schema } from "effect"
@@ -745,6 +753,11 @@ export const main = async (argv: ReadonlyArray<string>, io: Io): Promise<number>
     }
     if (error instanceof Project.InputError) {
       err(error.message)
+      return ExitCode.badInput
+    }
+    // A secret the config or a spec names but the environment (or secretsFile) lacks: the user's to provide.
+    if (error instanceof SecretProvider.SecretError) {
+      err(`${error.message} (set it in the environment, or in the config's secretsFile)`)
       return ExitCode.badInput
     }
     const message = error instanceof Error ? error.message : String(error)
