@@ -5,6 +5,7 @@ const external = [
   "@data-mcp/core",
   "@data-mcp/mcp-adapter",
   "@data-mcp/connector-postgres",
+  "@data-mcp/connector-mysql",
   "commander",
   "yaml"
 ]

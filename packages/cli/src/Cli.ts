@@ -575,19 +575,57 @@ export const main = async (argv: ReadonlyArray<string>, io: Io): Promise<number>
 
   program
     .command("infer-schema")
-    .description("infer the schema of a CSV, JSON Lines or Parquet file (as a type list, --json or --json-schema)")
-    .argument("<file>", "the data file (.csv, .jsonl/.ndjson, .parquet)")
+    .description(
+      "infer the schema of a CSV, JSON Lines or Parquet file, or of a pipeline's source: a type list, --json, --json-schema or --ddl <dialect>"
+    )
+    .argument("[file]", "the data file (.csv, .jsonl/.ndjson, .parquet)")
+    .option("--pipeline <name>", "sample this pipeline's source instead of a file (nothing is written)")
+    .addOption(paramOption())
     .option("-n, --sample <n>", "how many records to look at", "1000")
     .option("--timestamps", "type ISO 8601 strings as timestamp/date")
     .option("--json", "print the inferred schema as JSON")
     .option("--json-schema", "print a JSON Schema")
+    .option("--ddl <dialect>", "print the create table of that connector's sink: postgres or mysql")
+    .option("--table <[schema.]name>", "the table of --ddl (default: the file's or pipeline's name)")
     .action(
-      async (file: string, options: { sample: string; timestamps?: boolean; json?: boolean; jsonSchema?: boolean }) => {
-        const schema = await Infer.inferFile(nodePath.resolve(io.cwd, file), {
+      async (
+        file: string | undefined,
+        options: {
+          pipeline?: string
+          param: Array<string>
+          sample: string
+          timestamps?: boolean
+          json?: boolean
+          jsonSchema?: boolean
+          ddl?: string
+          table?: string
+        }
+      ) => {
+        if ((file === undefined) === (options.pipeline === undefined)) {
+          throw new Project.InputError("infer-schema needs a <file> or --pipeline <name> (one of them)")
+        }
+        if (options.ddl !== undefined && options.ddl !== "postgres" && options.ddl !== "mysql") {
+          throw new Project.InputError(`--ddl ${options.ddl}: expected postgres or mysql`)
+        }
+        const inferOptions = {
           sample: positive(options.sample, "--sample"),
           detectTimestamps: options.timestamps === true
-        })
-        if (options.jsonSchema === true) out(json(SchemaInference.toJsonSchema(schema)))
+        }
+        let schema: SchemaInference.Type
+        if (options.pipeline !== undefined) {
+          const project = await load()
+          const entry = Project.entry(project, options.pipeline)
+          schema = await Infer.inferPipeline(
+            await Project.pipeline(project, entry, Project.parseParams(options.param)),
+            inferOptions
+          )
+        } else schema = await Infer.inferFile(nodePath.resolve(io.cwd, file!), inferOptions)
+        if (options.ddl !== undefined) {
+          const table =
+            options.table ??
+            (options.pipeline ?? nodePath.basename(file!, nodePath.extname(file!))).replace(/[^A-Za-z0-9_]/g, "_")
+          out(await Infer.ddl(options.ddl, table, schema))
+        } else if (options.jsonSchema === true) out(json(SchemaInference.toJsonSchema(schema)))
         else if (options.json === true) out(json(schema))
         else out(Infer.describe(schema))
       }
