@@ -112,3 +112,23 @@ export const write = async (dir: string, files: Readonly<Record<string, string>>
     await fsp.writeFile(path, text)
   }
 }
+
+/** Specs shared by the operator-command tests. */
+export const specs = {
+  /** 100 generated records, checkpointed by offset every 10. */
+  gen: `name: gen
+version: 1.0.0
+description: 100 generated records.
+source: { kind: generator, options: { count: 100, batchSize: 10, fields: [id, name, amount] } }
+sink: { kind: jsonl, options: { path: out/gen.jsonl } }
+`,
+  /** A CSV whose `amount` is cast to decimal: a record with `oops` is dead-lettered by the transform. */
+  amounts: `name: amounts
+version: 1.0.0
+description: Amounts, one of them bad.
+source: { kind: csv, options: { path: amounts.csv } }
+transforms:
+  - cast: { amount: decimal }
+sink: { kind: jsonl, options: { path: out/amounts.jsonl } }
+`
+}

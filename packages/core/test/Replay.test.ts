@@ -33,6 +33,21 @@ const pipelineOf = (version: string, fails: (id: number) => boolean, sink: Sink.
     sink
   })
 
+// The ids of the records a fixed version (1.1.0) wrote.
+const fixedIds = (collector: Memory.Collector<unknown>) =>
+  collector
+    .records()
+    .filter((r) => (r as { v: string }).v === "1.1.0")
+    .map((r) => (r as Row).id)
+
+// Runs version 1.0.0 once, dead-lettering the ids `fails` picks; returns the sink the records went to.
+const deadLetterSome = (fails: (id: number) => boolean) =>
+  Effect.gen(function* () {
+    const collector = Memory.sink<unknown>()
+    const summary = yield* Runner.run(pipelineOf("1.0.0", fails, collector.sink), {})
+    return { collector, summary }
+  })
+
 const letters = Effect.map(
   DeadLetter.DeadLetterStore.use((s) => s.list({ pipeline: "orders", limit: 1000 })),
   (page) => page.letters
@@ -59,11 +74,7 @@ describe("Runner.replayDeadLetters", () => {
       assert.strictEqual(run.stateKey, `${key}/replay`)
       assert.match(run.notes[0]!, /^replay of 5 dead letter/)
       assert.deepStrictEqual((yield* letters).length, 0)
-      const replayed = collector.records().filter((r) => (r as { v: string }).v === "1.1.0")
-      assert.deepStrictEqual(
-        replayed.map((r) => (r as Row).id),
-        [0, 4, 8, 12, 16]
-      )
+      assert.deepStrictEqual(fixedIds(collector), [0, 4, 8, 12, 16])
       // recorded in the run store, and the pipeline's own checkpoint did not move
       assert.strictEqual((yield* RunStore.RunStore.use((s) => s.get(run.runId)))?.status, "succeeded")
       assert.deepStrictEqual(yield* StateStore.StateStore.use((s) => s.load(key)), checkpoint)
@@ -72,11 +83,7 @@ describe("Runner.replayDeadLetters", () => {
 
   it.effect("records that still fail stay, with the new reason and no duplicates", () =>
     Effect.gen(function* () {
-      const collector = Memory.sink<unknown>()
-      yield* Runner.run(
-        pipelineOf("1.0.0", (id) => id % 4 === 0, collector.sink),
-        {}
-      )
+      const { collector } = yield* deadLetterSome((id) => id % 4 === 0)
       const before = yield* letters
       const target = before.find((l) => (DeadLetter.decodeRecord(l.record) as Row).id === 8)!
       const partly = pipelineOf("1.1.0", (id) => id === 8 || id === 16, collector.sink)
@@ -100,11 +107,7 @@ describe("Runner.replayDeadLetters", () => {
 
   it.effect("a sink failure mid-replay loses nothing: written letters are gone, the rest stay", () =>
     Effect.gen(function* () {
-      const collector = Memory.sink<unknown>()
-      yield* Runner.run(
-        pipelineOf("1.0.0", (id) => id % 2 === 0, collector.sink),
-        {}
-      )
+      const { collector } = yield* deadLetterSome((id) => id % 2 === 0)
       assert.strictEqual((yield* letters).length, 10)
       const [failing] = FaultInjection.sink(collector.sink, { on: 4, kind: "fatal" })
       const result = yield* Runner.replayDeadLetters(
@@ -115,10 +118,7 @@ describe("Runner.replayDeadLetters", () => {
       assert.strictEqual(result.succeeded, 3)
       assert.strictEqual(result.pending, 7)
       const left = (yield* letters).map((l) => (DeadLetter.decodeRecord(l.record) as Row).id)
-      const landed = collector
-        .records()
-        .filter((r) => (r as { v: string }).v === "1.1.0")
-        .map((r) => (r as Row).id)
+      const landed = fixedIds(collector)
       assert.deepStrictEqual(
         [...landed, ...left].sort((a, b) => a - b),
         [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]
@@ -135,11 +135,7 @@ describe("Runner.replayDeadLetters", () => {
 
   it.live("interrupting a replay cancels its run safely; nothing is lost", () =>
     Effect.gen(function* () {
-      const collector = Memory.sink<unknown>()
-      yield* Runner.run(
-        pipelineOf("1.0.0", (id) => id % 2 === 0, collector.sink),
-        {}
-      )
+      const { collector } = yield* deadLetterSome((id) => id % 2 === 0)
       const slow = FaultInjection.slowSink(collector.sink, 30)
       const fiber = yield* Effect.forkChild(
         Runner.replayDeadLetters(
@@ -152,10 +148,7 @@ describe("Runner.replayDeadLetters", () => {
       )
       yield* Effect.sleep("100 millis")
       yield* Fiber.interrupt(fiber)
-      const landed = collector
-        .records()
-        .filter((r) => (r as { v: string }).v === "1.1.0")
-        .map((r) => (r as Row).id)
+      const landed = fixedIds(collector)
       const left = (yield* letters).map((l) => (DeadLetter.decodeRecord(l.record) as Row).id)
       assert.isAbove(left.length, 0)
       // every record is written or still a dead letter (a write in flight may be in both: at-least-once)
