@@ -32,7 +32,9 @@ export const tables: Readonly<Record<string, { readonly fields: Readonly<Record<
   "mysql.connection": MysqlConfig.MysqlConfig,
   "mysql.source": MysqlConnector.SourceConfig,
   "mysql.sink": MysqlSink.SinkOptions,
-  "cli.config": CliConfig.ConfigSchema
+  "cli.config": CliConfig.ConfigSchema,
+  "cli.state": CliConfig.StateSchema,
+  "cli.state.connection": CliConfig.PostgresConnectionSchema
 } as never
 
 const MARKER = /<!-- options:([a-z.-]+) -->[\s\S]*?<!-- \/options -->/g

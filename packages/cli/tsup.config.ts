@@ -1,6 +1,14 @@
 import { defineConfig } from "tsup"
 
-const external = ["effect", "@data-mcp/core", "@data-mcp/mcp-adapter", "commander", "yaml"]
+const external = [
+  "effect",
+  "@data-mcp/core",
+  "@data-mcp/mcp-adapter",
+  "@data-mcp/connector-postgres",
+  "@data-mcp/connector-mysql",
+  "commander",
+  "yaml"
+]
 
 export default defineConfig([
   {

@@ -7,7 +7,15 @@
  * @since 0.1.0
  */
 import * as nodePath from "node:path"
-import { type Checkpoint, Pipeline, PipelineRegistry, Runner, SchemaInference, StateStore } from "@data-mcp/core"
+import {
+  type Checkpoint,
+  Pipeline,
+  PipelineRegistry,
+  Runner,
+  SchemaInference,
+  SecretProvider,
+  type StateStore
+} from "@data-mcp/core"
 import { createMcpServer, type DataMcpServer, Metrics, Preview } from "@data-mcp/mcp-adapter"
 import { Command, CommanderError, Option } from "commander"
 import { Effect, Layer, Logger, Schema } from "effect"
@@ -17,6 +25,7 @@ import * as Progress from "./internal/progress.ts"
 import * as Reload from "./internal/reload.ts"
 import * as Runtime from "./internal/runtime.ts"
 import * as Scaffold from "./internal/scaffold.ts"
+import * as Stores from "./internal/stores.ts"
 import * as Project from "./Project.ts"
 
 /**
@@ -145,11 +154,11 @@ export const main = async (argv: ReadonlyArray<string>, io: Io): Promise<number>
   const runCommand = async (
     name: string,
     options: { param: Array<string>; json?: boolean; quiet?: boolean; verbose?: boolean },
-    end?: Json
+    bounds?: { readonly start?: Json | undefined; readonly end?: Json | undefined }
   ): Promise<number> => {
     const project = await load()
     const built = await Project.pipeline(project, Project.entry(project, name), Project.parseParams(options.param))
-    const runner = Runtime.make(project.directory, { verbose: options.verbose })
+    const runner = Runtime.make(project, { verbose: options.verbose })
     const controller = new AbortController()
     let interrupted = false
     const onSignal = () => {
@@ -170,7 +179,7 @@ export const main = async (argv: ReadonlyArray<string>, io: Io): Promise<number>
     try {
       let handle: Runtime.Handle
       try {
-        handle = await runner.start(built.pipeline, built.params, { signal: controller.signal, end })
+        handle = await runner.start(built.pipeline, built.params, { signal: controller.signal, ...bounds })
       } catch (error) {
         if (interrupted) {
           err("cancelled before the run started")
@@ -213,15 +222,29 @@ export const main = async (argv: ReadonlyArray<string>, io: Io): Promise<number>
 
   program
     .command("backfill")
-    .description("a bounded run up to a source position (--to); it never moves the pipeline's own checkpoint")
+    .description(
+      "a bounded run from --from and/or up to --to; it never reads or moves the pipeline's own checkpoint (a re-run resumes the backfill)"
+    )
     .argument("<pipeline>", "the pipeline's name")
-    .requiredOption("--to <checkpoint>", "the end position, as JSON (e.g. 500, or a cursor object)")
+    .option("--from <checkpoint>", "the start position, as JSON (default: the beginning)")
+    .option("--to <checkpoint>", "the end position, as JSON (e.g. 500, or a cursor object)")
     .addOption(paramOption())
     .option("--json", "print the run summary as JSON (no progress)")
     .option("-q, --quiet", "no progress display")
-    .action(async (name: string, options: { to: string; param: Array<string>; json?: boolean; quiet?: boolean }) => {
-      code = await runCommand(name, options, parseJson(options.to, "--to"))
-    })
+    .action(
+      async (
+        name: string,
+        options: { from?: string; to?: string; param: Array<string>; json?: boolean; quiet?: boolean }
+      ) => {
+        if (options.from === undefined && options.to === undefined) {
+          throw new Project.InputError("backfill needs --from <checkpoint>, --to <checkpoint> or both")
+        }
+        code = await runCommand(name, options, {
+          start: options.from === undefined ? undefined : parseJson(options.from, "--from"),
+          end: options.to === undefined ? undefined : parseJson(options.to, "--to")
+        })
+      }
+    )
 
   program
     .command("runs")
@@ -232,7 +255,7 @@ export const main = async (argv: ReadonlyArray<string>, io: Io): Promise<number>
     .action(async (name: string | undefined, options: { limit: string; json?: boolean }) => {
       const project = await load()
       if (name !== undefined) Project.entry(project, name)
-      await Runtime.use(project.directory, async (runner) => {
+      await Runtime.use(project, async (runner) => {
         const page = await runner.listRuns({ pipeline: name, limit: positive(options.limit, "--limit") })
         if (options.json === true) out(json(page.runs))
         else if (page.runs.length === 0) out("no runs yet")
@@ -260,7 +283,12 @@ export const main = async (argv: ReadonlyArray<string>, io: Io): Promise<number>
       const limit = positive(options.limit, "--limit")
       const result = await Effect.runPromise(
         Preview.run(built.pipeline, built.params, { limit }).pipe(
-          Effect.provide(Layer.merge(Runner.layerFile({ directory: project.directory }), Logger.layer([])))
+          Effect.provide(
+            Layer.mergeAll(
+              Runner.layer({ purgeIntervalMs: 0 }).pipe(Layer.provideMerge(Stores.layer(project))),
+              Logger.layer([])
+            )
+          )
         )
       )
       if (options.json === true) out(json(result))
@@ -293,13 +321,10 @@ export const main = async (argv: ReadonlyArray<string>, io: Io): Promise<number>
     if (decoded._tag === "Failure") throw new Project.InputError(`--param: ${decoded.failure.message}`)
     return { project, key: Pipeline.stateKey(built.pipeline, decoded.success) }
   }
-  const withState = <A>(directory: string, f: (store: StateStore.StateStore["Service"]) => Effect.Effect<A, unknown>) =>
-    Effect.runPromise(
-      StateStore.StateStore.use(f).pipe(Effect.provide(StateStore.layerFile({ directory }))) as Effect.Effect<
-        A,
-        unknown
-      >
-    )
+  const withState = <A>(
+    project: Project.Project,
+    f: (store: StateStore.StateStore["Service"]) => Effect.Effect<A, unknown>
+  ) => Runtime.use(project, (runtime) => runtime.state(f))
   state
     .command("show")
     .description("print the stored checkpoint")
@@ -308,7 +333,7 @@ export const main = async (argv: ReadonlyArray<string>, io: Io): Promise<number>
     .option("--json", "print JSON")
     .action(async (name: string, options: { param: Array<string>; json?: boolean }) => {
       const { project, key } = await stateKeyOf(name, options.param)
-      const checkpoint = await withState(project.directory, (s) => s.load(key))
+      const checkpoint = await withState(project, (s) => s.load(key))
       if (options.json === true) out(json({ pipeline: name, stateKey: key, checkpoint: checkpoint ?? null }))
       else
         out(
@@ -329,8 +354,8 @@ export const main = async (argv: ReadonlyArray<string>, io: Io): Promise<number>
           `state reset clears the checkpoint of ${key}; the next run re-reads everything. Add --yes to confirm`
         )
       }
-      const before = await withState(project.directory, (s) => s.load(key))
-      await withState(project.directory, (s) => s.set(key, undefined))
+      const before = await withState(project, (s) => s.load(key))
+      await withState(project, (s) => s.set(key, undefined))
       const record = {
         at: new Date().toISOString(),
         action: "state.reset",
@@ -362,8 +387,8 @@ export const main = async (argv: ReadonlyArray<string>, io: Io): Promise<number>
           `state set overwrites the checkpoint of ${key}; runs resume from the new one. Add --yes to confirm`
         )
       }
-      const before = await withState(project.directory, (s) => s.load(key))
-      await withState(project.directory, (s) => s.set(key, checkpoint))
+      const before = await withState(project, (s) => s.load(key))
+      await withState(project, (s) => s.set(key, checkpoint))
       const record = {
         at: new Date().toISOString(),
         action: "state.set",
@@ -387,7 +412,7 @@ export const main = async (argv: ReadonlyArray<string>, io: Io): Promise<number>
     .action(async (name: string, options: { yes?: boolean; json?: boolean }) => {
       const project = await load()
       Project.entry(project, name)
-      await Runtime.use(project.directory, async (runner) => {
+      await Runtime.use(project, async (runner) => {
         const ids: Array<string> = []
         let cursor: string | undefined
         do {
@@ -416,7 +441,7 @@ export const main = async (argv: ReadonlyArray<string>, io: Io): Promise<number>
     .action(async (name: string, options: { limit: string; json?: boolean }) => {
       const project = await load()
       Project.entry(project, name)
-      await Runtime.use(project.directory, async (runner) => {
+      await Runtime.use(project, async (runner) => {
         const page = await runner.deadLetters({ pipeline: name, limit: positive(options.limit, "--limit") })
         if (options.json === true) out(json(page))
         else if (page.letters.length === 0) out("no dead letters")
@@ -424,17 +449,90 @@ export const main = async (argv: ReadonlyArray<string>, io: Io): Promise<number>
       })
     })
 
+  dlq
+    .command("replay")
+    .description(
+      "replay dead letters through the pipeline's current version (audited): fixed records are written and their letters removed; records failing again stay with the new reason"
+    )
+    .argument("<pipeline>", "the pipeline's name")
+    .addOption(new Option("--id <id>", "a dead letter's id (repeatable)").argParser(collect).default([]))
+    .option("--all", "replay all of the pipeline's dead letters (for its params' state key)")
+    .addOption(paramOption())
+    .option("--json", "print the result as JSON")
+    .action(
+      async (name: string, options: { id: Array<string>; all?: boolean; param: Array<string>; json?: boolean }) => {
+        if ((options.all === true) === options.id.length > 0) {
+          throw new Project.InputError("dlq replay needs either --id <id> (repeatable) or --all")
+        }
+        const project = await load()
+        const built = await Project.pipeline(project, Project.entry(project, name), Project.parseParams(options.param))
+        const controller = new AbortController()
+        const onSignal = () => {
+          err("\ncancelling the replay: letters not yet replayed stay")
+          controller.abort()
+        }
+        process.on("SIGINT", onSignal)
+        try {
+          await Runtime.use(project, async (runner) => {
+            if (options.id.length > 0) {
+              // Unknown ids are the user's to fix before anything runs.
+              const known = new Set<string>()
+              let cursor: string | undefined
+              do {
+                const page = await runner.deadLetters({ pipeline: name, limit: 500, cursor })
+                for (const l of page.letters) known.add(l.id)
+                cursor = page.nextCursor
+              } while (cursor !== undefined)
+              const unknown = options.id.filter((id) => !known.has(id))
+              if (unknown.length > 0)
+                throw new Project.InputError(
+                  `--id ${unknown.join(", ")}: no such dead letter of ${name} (dlq list ${name})`
+                )
+            }
+            const result = await runner.replay(
+              built.pipeline,
+              { params: built.params, ...(options.id.length > 0 ? { ids: options.id } : {}), caller: "cli" },
+              controller.signal
+            )
+            const record = {
+              at: new Date().toISOString(),
+              action: "dlq.replay",
+              pipeline: name,
+              version: result.version,
+              stateKey: result.stateKey,
+              ids: options.all === true ? "all" : options.id,
+              succeeded: result.succeeded,
+              failedAgain: result.failedAgain,
+              skipped: result.skipped,
+              pending: result.pending,
+              runs: result.runs.map((r) => r.runId)
+            }
+            await appendAudit(project.directory, record)
+            if (options.json === true) out(json(result))
+            else {
+              out(
+                `replayed ${result.letters - result.skipped} of ${result.letters} dead letter(s) of ${name} through ${name}@${result.version}: ${result.succeeded} written, ${result.failedAgain} failed again (kept with the new reason), ${result.skipped} skipped (stage source), ${result.pending} not replayed`
+              )
+              for (const run of result.runs) out(`  run ${run.runId}: ${run.status}`)
+            }
+            const statuses = result.runs.map((r) => r.status)
+            code = statuses.includes("cancelled")
+              ? ExitCode.cancelled
+              : statuses.includes("failed")
+                ? ExitCode.failed
+                : ExitCode.ok
+          })
+        } finally {
+          process.off("SIGINT", onSignal)
+        }
+      }
+    )
+
   const withRegistry = <A>(
-    directory: string,
+    project: Project.Project,
     f: (registry: PipelineRegistry.PipelineRegistry["Service"]) => Effect.Effect<A, unknown>
   ) =>
-    Effect.runPromise(
-      PipelineRegistry.PipelineRegistry.use(f).pipe(
-        Effect.provide(
-          PipelineRegistry.layer.pipe(Layer.provide(PipelineRegistry.RegistryStore.layerFile({ directory })))
-        )
-      ) as Effect.Effect<A, unknown>
-    ).catch((error: unknown) => {
+    Runtime.use(project, (runtime) => runtime.registry(f)).catch((error: unknown) => {
       // Registering another definition under a registered version is the user's to fix: bump the version.
       if (error instanceof PipelineRegistry.RegistryError && error.reason !== "InvalidReference") {
         throw new Project.InputError(error.message)
@@ -451,7 +549,7 @@ export const main = async (argv: ReadonlyArray<string>, io: Io): Promise<number>
     .action(async (name: string, options: { param: Array<string>; json?: boolean }) => {
       const project = await load()
       const built = await Project.pipeline(project, Project.entry(project, name), Project.parseParams(options.param))
-      const entry = await withRegistry(project.directory, (r) => r.register(built.pipeline))
+      const entry = await withRegistry(project, (r) => r.register(built.pipeline))
       if (options.json === true) out(json(entry))
       else out(`registered ${entry.name}@${entry.version} (${entry.hash})`)
     })
@@ -463,7 +561,7 @@ export const main = async (argv: ReadonlyArray<string>, io: Io): Promise<number>
     .option("--json", "print JSON")
     .action(async (name: string, options: { json?: boolean }) => {
       const project = await load()
-      const entries = await withRegistry(project.directory, (r) => r.versions(name))
+      const entries = await withRegistry(project, (r) => r.versions(name))
       if (options.json === true) out(json(entries))
       else if (entries.length === 0) out(`no registered versions of ${name} (data-mcp register ${name})`)
       else {
@@ -477,19 +575,57 @@ export const main = async (argv: ReadonlyArray<string>, io: Io): Promise<number>
 
   program
     .command("infer-schema")
-    .description("infer the schema of a CSV, JSON Lines or Parquet file (as a type list, --json or --json-schema)")
-    .argument("<file>", "the data file (.csv, .jsonl/.ndjson, .parquet)")
+    .description(
+      "infer the schema of a CSV, JSON Lines or Parquet file, or of a pipeline's source: a type list, --json, --json-schema or --ddl <dialect>"
+    )
+    .argument("[file]", "the data file (.csv, .jsonl/.ndjson, .parquet)")
+    .option("--pipeline <name>", "sample this pipeline's source instead of a file (nothing is written)")
+    .addOption(paramOption())
     .option("-n, --sample <n>", "how many records to look at", "1000")
     .option("--timestamps", "type ISO 8601 strings as timestamp/date")
     .option("--json", "print the inferred schema as JSON")
     .option("--json-schema", "print a JSON Schema")
+    .option("--ddl <dialect>", "print the create table of that connector's sink: postgres or mysql")
+    .option("--table <[schema.]name>", "the table of --ddl (default: the file's or pipeline's name)")
     .action(
-      async (file: string, options: { sample: string; timestamps?: boolean; json?: boolean; jsonSchema?: boolean }) => {
-        const schema = await Infer.inferFile(nodePath.resolve(io.cwd, file), {
+      async (
+        file: string | undefined,
+        options: {
+          pipeline?: string
+          param: Array<string>
+          sample: string
+          timestamps?: boolean
+          json?: boolean
+          jsonSchema?: boolean
+          ddl?: string
+          table?: string
+        }
+      ) => {
+        if ((file === undefined) === (options.pipeline === undefined)) {
+          throw new Project.InputError("infer-schema needs a <file> or --pipeline <name> (one of them)")
+        }
+        if (options.ddl !== undefined && options.ddl !== "postgres" && options.ddl !== "mysql") {
+          throw new Project.InputError(`--ddl ${options.ddl}: expected postgres or mysql`)
+        }
+        const inferOptions = {
           sample: positive(options.sample, "--sample"),
           detectTimestamps: options.timestamps === true
-        })
-        if (options.jsonSchema === true) out(json(SchemaInference.toJsonSchema(schema)))
+        }
+        let schema: SchemaInference.Type
+        if (options.pipeline !== undefined) {
+          const project = await load()
+          const entry = Project.entry(project, options.pipeline)
+          schema = await Infer.inferPipeline(
+            await Project.pipeline(project, entry, Project.parseParams(options.param)),
+            inferOptions
+          )
+        } else schema = await Infer.inferFile(nodePath.resolve(io.cwd, file!), inferOptions)
+        if (options.ddl !== undefined) {
+          const table =
+            options.table ??
+            (options.pipeline ?? nodePath.basename(file!, nodePath.extname(file!))).replace(/[^A-Za-z0-9_]/g, "_")
+          out(await Infer.ddl(options.ddl, table, schema))
+        } else if (options.jsonSchema === true) out(json(SchemaInference.toJsonSchema(schema)))
         else if (options.json === true) out(json(schema))
         else out(Infer.describe(schema))
       }
@@ -597,6 +733,7 @@ export const main = async (argv: ReadonlyArray<string>, io: Io): Promise<number>
       secrets: project.secrets,
       ...(server?.metrics === false ? {} : { metrics: Metrics.make() }),
       ...(server?.waitSeconds === undefined ? {} : { waitSeconds: server.waitSeconds }),
+      ...(project.config.config.state?.backend === "postgres" ? { stores: Stores.layer(project) } : {}),
       ...serverOpts
     })
     const log = options.stdio ? err : out
@@ -654,6 +791,11 @@ export const main = async (argv: ReadonlyArray<string>, io: Io): Promise<number>
     }
     if (error instanceof Project.InputError) {
       err(error.message)
+      return ExitCode.badInput
+    }
+    // A secret the config or a spec names but the environment (or secretsFile) lacks: the user's to provide.
+    if (error instanceof SecretProvider.SecretError) {
+      err(`${error.message} (set it in the environment, or in the config's secretsFile)`)
       return ExitCode.badInput
     }
     const message = error instanceof Error ? error.message : String(error)

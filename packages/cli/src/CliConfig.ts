@@ -14,17 +14,72 @@ import { isMap, isSeq, LineCounter, type Node, parseDocument } from "yaml"
 const NonEmpty = Schema.String.check(Schema.isMinLength(1))
 
 /**
- * Where runs keep state, run history and dead letters.
+ * A secret named, not written: `{ secret: NAME }`, resolved from the environment (or `secretsFile`) when used,
+ * as pipeline specs name theirs.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const SecretReference = Schema.Struct({
+  secret: NonEmpty.annotate({ description: "The secret's name: an environment variable or a key of `secretsFile`." })
+})
+
+/**
+ * The PostgreSQL server of `state.backend: postgres`. The password and the connection string are secrets: the
+ * config names them (`{ secret: PG_PASSWORD }`), it never holds them.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const PostgresConnectionSchema = Schema.Struct({
+  connectionString: Schema.optionalKey(
+    Schema.Unknown.annotate({
+      description:
+        "A libpq URL (`postgres://user:password@host/db`), as a secret reference `{ secret: NAME }`. Give this or `host`."
+    })
+  ),
+  host: Schema.optionalKey(NonEmpty.annotate({ description: "The server's host name or IP address." })),
+  port: Schema.optionalKey(
+    Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 })).annotate({
+      description: "The server's port (default 5432)."
+    })
+  ),
+  user: Schema.optionalKey(NonEmpty.annotate({ description: "The user name." })),
+  password: Schema.optionalKey(
+    Schema.Unknown.annotate({
+      description: "The password, as a secret reference `{ secret: NAME }` (default: none, for trust auth)."
+    })
+  ),
+  database: Schema.optionalKey(NonEmpty.annotate({ description: "The database." })),
+  ssl: Schema.optionalKey(
+    Schema.Boolean.annotate({ description: "Require TLS with certificate checks (default off)." })
+  )
+})
+
+/**
+ * Where runs keep state, run history, dead letters and the pipeline registry.
  *
  * @category schemas
  * @since 0.1.0
  */
 export const StateSchema = Schema.Struct({
-  backend: Schema.Literal("file").annotate({
-    description: 'The state backend: `file` (OS lock files, crash-safe writes). `postgres` is planned (default "file").'
+  backend: Schema.Literals(["file", "postgres"]).annotate({
+    description:
+      'The state backend: `file` (under `directory`; OS lock files, crash-safe writes) or `postgres` (tables in `schema` on `connection`, safe for several processes) (default "file").'
   }),
   directory: Schema.optionalKey(
-    NonEmpty.annotate({ description: "The state directory, relative to the config file (default `.data-mcp`)." })
+    NonEmpty.annotate({
+      description:
+        "The state directory, relative to the config file (default `.data-mcp`). With `postgres`, only the audit log is kept there."
+    })
+  ),
+  connection: Schema.optionalKey(
+    PostgresConnectionSchema.annotate({ description: "`postgres`: the server (required with `postgres`)." })
+  ),
+  schema: Schema.optionalKey(
+    NonEmpty.annotate({
+      description: "`postgres`: the schema of the state tables, created if missing (default `data_mcp`)."
+    })
   )
 })
 
@@ -88,7 +143,9 @@ export const ConfigSchema = Schema.Struct({
         "Modules whose exported connector definitions (or catalogs) join core's built-ins: a path relative to the config file (`./connectors/mine.mjs`), or a package installed next to the CLI (`@data-mcp/connector-postgres`)."
     })
   ),
-  state: Schema.optionalKey(StateSchema.annotate({ description: "Where state, runs and dead letters live." })),
+  state: Schema.optionalKey(
+    StateSchema.annotate({ description: "Where state, runs, dead letters and the registry live (default: files)." })
+  ),
   server: Schema.optionalKey(ServerSchema.annotate({ description: "The MCP server of `data-mcp serve`." })),
   secretsFile: Schema.optionalKey(
     NonEmpty.annotate({

@@ -13,6 +13,7 @@ import { Auth, Policy } from "@data-mcp/mcp-adapter"
 import { Effect } from "effect"
 import { parse as parseYaml } from "yaml"
 import * as CliConfig from "./CliConfig.ts"
+import * as Stores from "./internal/stores.ts"
 
 /**
  * One pipeline file of the project.
@@ -181,6 +182,7 @@ export const load = async (options: LoadOptions): Promise<Project> => {
     secrets,
     catalog
   }
+  problems.push(...Stores.problems(loaded.loaded, configFile))
   if (options.check === true) {
     problems.push(...serverProblems(project, configFile))
     for (const entry of entries) {

@@ -2,23 +2,9 @@
 import * as fsp from "node:fs/promises"
 import * as nodePath from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
-import { assertBuilt, cli, tempDir, write } from "./utils.ts"
+import { assertBuilt, cli, specs, tempDir, write } from "./utils.ts"
 
-const gen = `name: gen
-version: 1.0.0
-description: 100 generated records.
-source: { kind: generator, options: { count: 100, batchSize: 10, fields: [id, name, amount] } }
-sink: { kind: jsonl, options: { path: out/gen.jsonl } }
-`
-
-const amounts = `name: amounts
-version: 1.0.0
-description: Amounts, one of them bad.
-source: { kind: csv, options: { path: amounts.csv } }
-transforms:
-  - cast: { amount: decimal }
-sink: { kind: jsonl, options: { path: out/amounts.jsonl } }
-`
+const { gen, amounts } = specs
 
 describe("operator commands", () => {
   let dir: string

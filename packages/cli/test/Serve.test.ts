@@ -140,6 +140,7 @@ server:
       assert.include(output, `"url": "${url}"`) // VS Code
       assert.include(output, `"mcp-remote",\n        "${url}"`) // Claude Desktop through mcp-remote
       assert.include(output, `--server-url ${url}`) // the Inspector
+      assert.include(output, `"type": "http",\n      "url": "${url}"`) // VS Code
       assert.match(output, /pipelines: orders_to_jsonl, customers_sample/)
       const client = new Client({ name: "cli-test", version: "1.0.0" })
       await client.connect(new StreamableHTTPClientTransport(new URL(url as string)))
@@ -159,7 +160,8 @@ server:
     const project = `${dir}/reload`
     await write(project, { "data-mcp.config.yaml": "pipelines: [people.yaml]\n", "people.yaml": spec, "out/.keep": "" })
     const running = start(["dev", "--port", "0"], project)
-    const client = new Client({ name: "cli-test", version: "1.0.0" })
+    // The 2026 protocol era (negotiated with `auto`), whose subscriptions/listen stream carries list changes.
+    const client = new Client({ name: "cli-test", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } })
     const names = async () => {
       const listed = structured(await client.callTool({ name: "list_pipelines", arguments: {} }))
       return (listed.pipelines as Array<{ name: string }>).map((p) => p.name).sort()
@@ -167,7 +169,12 @@ server:
     try {
       const [, url] = (await running.waitFor(/MCP endpoint: (http:\/\/127\.0\.0\.1:\d+\/mcp)/)) as RegExpMatchArray
       await running.waitFor(/Ctrl-C stops the server/)
+      let changed = 0
+      client.setNotificationHandler("notifications/tools/list_changed", () => void changed++)
       await client.connect(new StreamableHTTPClientTransport(new URL(url as string)))
+      // The 2026 protocol delivers list changes on a subscriptions/listen stream.
+      const subscription = await client.listen({ toolsListChanged: true })
+      assert.isTrue(subscription.honoredFilter.toolsListChanged)
       assert.deepStrictEqual(await names(), ["people"])
 
       // A file poller takes its first look when it starts: repeat a change until it is seen (no fixed sleeps).
@@ -186,6 +193,21 @@ server:
         write(project, { "data-mcp.config.yaml": "pipelines: [people.yaml, more.yaml]\n" })
       )
       assert.deepStrictEqual(await names(), ["more", "people"])
+
+      // Editing a spec file re-registers its pipeline: a per-pipeline tool appears, and the client is told.
+      const toolsBefore = (await client.listTools()).tools.map((t) => t.name)
+      assert.notInclude(toolsBefore, "run_people")
+      const seenBefore = changed
+      await untilSeen(/reloaded: people, more\n[\s\S]*reloaded: people, more/, () =>
+        write(project, { "people.yaml": `${spec}options: { mcp: { tool: true } }\n` })
+      )
+      assert.include(
+        (await client.listTools()).tools.map((t) => t.name),
+        "run_people"
+      )
+      for (let i = 0; i < 100 && changed === seenBefore; i++) await new Promise((r) => setTimeout(r, 50))
+      assert.isAbove(changed, seenBefore, "no notifications/tools/list_changed after the reload")
+      await subscription.close()
 
       await untilSeen(/reload failed, still serving the previous pipelines:\n.*more\.yaml:5:\d+: sink\.kind/, () =>
         write(project, {

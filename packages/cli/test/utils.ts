@@ -20,12 +20,25 @@ export interface Result {
   readonly stderr: string
 }
 
-const env = () => ({ ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" })
+const env = (extra?: Readonly<Record<string, string>>) => ({
+  ...process.env,
+  NO_COLOR: "1",
+  FORCE_COLOR: "0",
+  ...extra
+})
 
-/** Runs the command to completion. */
-export const cli = (args: ReadonlyArray<string>, cwd: string): Promise<Result> =>
+/** Runs the command to completion (with `extra` environment variables). */
+export const cli = (
+  args: ReadonlyArray<string>,
+  cwd: string,
+  extra?: Readonly<Record<string, string>>
+): Promise<Result> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, env: env(), stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd,
+      env: env(extra),
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (d) => (stdout += d))
@@ -43,8 +56,8 @@ export interface Running {
   readonly exited: Promise<Result>
 }
 
-export const start = (args: ReadonlyArray<string>, cwd: string): Running => {
-  const child = spawn(process.execPath, [bin, ...args], { cwd, env: env(), stdio: ["pipe", "pipe", "pipe"] })
+export const start = (args: ReadonlyArray<string>, cwd: string, extra?: Readonly<Record<string, string>>): Running => {
+  const child = spawn(process.execPath, [bin, ...args], { cwd, env: env(extra), stdio: ["pipe", "pipe", "pipe"] })
   let stdout = ""
   let stderr = ""
   const listeners = new Set<() => void>()
@@ -98,4 +111,24 @@ export const write = async (dir: string, files: Readonly<Record<string, string>>
     await fsp.mkdir(nodePath.dirname(path), { recursive: true })
     await fsp.writeFile(path, text)
   }
+}
+
+/** Specs shared by the operator-command tests. */
+export const specs = {
+  /** 100 generated records, checkpointed by offset every 10. */
+  gen: `name: gen
+version: 1.0.0
+description: 100 generated records.
+source: { kind: generator, options: { count: 100, batchSize: 10, fields: [id, name, amount] } }
+sink: { kind: jsonl, options: { path: out/gen.jsonl } }
+`,
+  /** A CSV whose `amount` is cast to decimal: a record with `oops` is dead-lettered by the transform. */
+  amounts: `name: amounts
+version: 1.0.0
+description: Amounts, one of them bad.
+source: { kind: csv, options: { path: amounts.csv } }
+transforms:
+  - cast: { amount: decimal }
+sink: { kind: jsonl, options: { path: out/amounts.jsonl } }
+`
 }

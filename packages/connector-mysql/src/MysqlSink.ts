@@ -14,7 +14,15 @@
  */
 import { createHash } from "node:crypto"
 import type { Readable } from "node:stream"
-import { type Batch, type Checkpoint, Config, ConnectorError, Sink, StateStore } from "@data-mcp/core"
+import {
+  type Batch,
+  type Checkpoint,
+  Config,
+  ConnectorError,
+  type SchemaInference,
+  Sink,
+  StateStore
+} from "@data-mcp/core"
 import { Effect, Option, Schema, type Scope } from "effect"
 import * as LoadData from "./internal/loadData.ts"
 import * as Pool from "./internal/pool.ts"
@@ -688,4 +696,34 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
     check,
     plan: (sample) => SinkPlan.plan({ connection: options.connection, target, create, mode }, sample)
   })
+}
+
+/**
+ * The `create table` statement this sink would run for records of `schema` (an object type, e.g. from
+ * `SchemaInference.inferSchema`): the same column types and table options as a first write, with `key` as the
+ * primary key. A field seen only as null becomes `longtext`.
+ *
+ * **When to use**: to review or hand-apply the table a pipeline will create (`data-mcp infer-schema --ddl mysql`).
+ *
+ * **Example** (The DDL of an inferred schema)
+ *
+ * ```ts
+ * import { MysqlSink } from "@data-mcp/connector-mysql"
+ * import { SchemaInference } from "@data-mcp/core"
+ *
+ * const schema = SchemaInference.inferSchema([{ id: 1, name: "Ada" }])
+ * MysqlSink.ddl({ database: "shop", table: "people" }, schema)
+ * // create table if not exists `shop`.`people` (`id` bigint, `name` longtext) engine = InnoDB …
+ * ```
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const ddl = (
+  target: { readonly database?: string | undefined; readonly table: string; readonly key?: ReadonlyArray<string> },
+  schema: SchemaInference.Type
+): string => {
+  const fields = schema.type === "object" ? Object.entries(schema.fields) : []
+  const columns = fields.map(([name, type]) => ({ name, type: Rows.typeFor(type, undefined) ?? ("text" as const) }))
+  return SinkSql.createTable({ database: target.database ?? "", table: target.table, columns }, target.key).text
 }

@@ -1001,3 +1001,33 @@ const resultOf = (
   ...(batch.rejected.length === 0 ? {} : { rejected: batch.rejected }),
   ...(changes.length === 0 ? {} : { schemaChanges: changes })
 })
+
+/**
+ * The `create table` statement this sink would run for records of `schema` (an object type, e.g. from
+ * `SchemaInference.inferSchema`): the same column types as a first write infers (integer → bigint, decimal →
+ * numeric, timestamp → timestamptz, object → jsonb, …). A field seen only as null becomes `text`.
+ *
+ * **When to use**: to review or hand-apply the table a pipeline will create (`data-mcp infer-schema --ddl postgres`).
+ *
+ * **Example** (The DDL of an inferred schema)
+ *
+ * ```ts
+ * import { PostgresSink } from "@data-mcp/connector-postgres"
+ * import { SchemaInference } from "@data-mcp/core"
+ *
+ * const schema = SchemaInference.inferSchema([{ id: 1, name: "Ada" }])
+ * PostgresSink.ddl({ table: "people" }, schema)
+ * // create table if not exists "public"."people" ("id" bigint, "name" text)
+ * ```
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const ddl = (
+  target: { readonly schema?: string | undefined; readonly table: string },
+  schema: SchemaInference.Type
+): string => {
+  const fields = schema.type === "object" ? Object.entries(schema.fields) : []
+  const columns = fields.map(([name, type]) => ({ name, type: Evolution.columnTypeOf(type, []) ?? ("text" as const) }))
+  return SinkSql.createTable({ schema: target.schema ?? "public", table: target.table, columns }).text
+}

@@ -11,6 +11,7 @@ import { Context, Effect, Layer, Schema, Semaphore } from "effect"
 import type { Json } from "./Checkpoint.ts"
 import * as FileStore from "./internal/fileStore.ts"
 import * as LosslessJson from "./internal/losslessJson.ts"
+import type { RunSummary } from "./RunSummary.ts"
 import { StateError } from "./StateStore.ts"
 
 /**
@@ -167,6 +168,77 @@ export const encodeRecord: (record: unknown) => Json = LosslessJson.encode
  * @since 0.1.0
  */
 export const decodeRecord: (json: Json) => unknown = LosslessJson.decode
+
+/**
+ * Which dead letters `Runner.replayDeadLetters` replays, and as whom.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ReplayOptions {
+  /** The pipeline's params: they choose the sink and the state key whose letters are replayed (default `{}`). */
+  readonly params?: unknown
+  /** Only these letters (they must be the pipeline's, under the state key); default: all of them. */
+  readonly ids?: ReadonlyArray<string> | undefined
+  /**
+   * The state key whose letters are replayed, instead of the one of `params` (e.g. letters stored before a
+   * `stateVersion` bump changed the key).
+   */
+  readonly stateKey?: string | undefined
+  /** Params bound to the caller, as for `Runner.start` (part of the state key). */
+  readonly bound?: Readonly<Record<string, Json>> | undefined
+  /** The caller's tenant (part of the state key; recorded). */
+  readonly tenant?: string | undefined
+  /** Who asked for the replay (recorded with its runs). */
+  readonly caller?: string | undefined
+}
+
+/**
+ * What a replay did. Every selected letter is in exactly one of `succeeded`, `failedAgain`, `skipped` or
+ * `pending`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ReplayResult {
+  readonly pipeline: string
+  readonly version: string
+  /** The state key whose letters were replayed. */
+  readonly stateKey: string
+  /** How many letters were selected. */
+  readonly letters: number
+  /** Letters whose records are now written: removed from the store. */
+  readonly succeeded: number
+  /** Letters whose records failed again: replaced by new letters with the new reason (ids `<id>~rN`). */
+  readonly failedAgain: number
+  /** Letters of stage `source` (raw input the source could not decode): not replayed, kept. */
+  readonly skipped: number
+  /** Letters not replayed because a replay run failed or was cancelled first: kept. */
+  readonly pending: number
+  /** Requested ids that are not dead letters of this pipeline and state key. */
+  readonly notFound: ReadonlyArray<string>
+  /** The replay runs (one for transform-stage letters, one for schema- and sink-stage letters), as recorded. */
+  readonly runs: ReadonlyArray<RunSummary>
+}
+
+/**
+ * A replay refused before anything ran: the pipeline's sink replaces its target (disposition `replace`).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ReplayError extends Schema.TaggedError<ReplayError>("@data-mcp/core/ReplayError")("ReplayError", {
+  pipeline: Schema.String,
+  detail: Schema.String
+}) {
+  get retryable(): boolean {
+    return false
+  }
+
+  override get message(): string {
+    return `Cannot replay the dead letters of ${this.pipeline}: ${this.detail}`
+  }
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // One implementation over a storage backend. An in-memory index holds what queries filter on, in append order

@@ -28,6 +28,7 @@ import type { Json } from "./Checkpoint.ts"
 import type { ConfigError } from "./Config.ts"
 import * as DeadLetter from "./DeadLetter.ts"
 import type * as Batcher from "./internal/batcher.ts"
+import * as Replay from "./internal/replay.ts"
 import * as RunLoop from "./internal/runLoop.ts"
 import * as Pipeline from "./Pipeline.ts"
 import * as RateLimiter from "./RateLimiter.ts"
@@ -138,6 +139,12 @@ export interface StartOptions {
   readonly onConflict?: "reject" | "queue" | "attach" | undefined
   /** A bounded backfill up to this source position; it never moves the pipeline's own state. */
   readonly end?: Json | undefined
+  /**
+   * A backfill from this source position (JSON, decoded with the source's checkpoint schema) instead of the
+   * beginning. Like `end`, it makes the run a backfill with a state key of its own: the pipeline's own checkpoint is
+   * neither read nor moved, and a re-run of the same backfill resumes from where it stopped.
+   */
+  readonly start?: Json | undefined
   /** Who started the run (recorded). */
   readonly caller?: string | undefined
   /** The caller's tenant (recorded, part of the state key). */
@@ -188,6 +195,17 @@ export interface RunnerShape {
     params: unknown,
     options?: StartOptions
   ) => Effect.Effect<RunHandle, RunConflict | RunRejected | ConfigError | StateError>
+  /**
+   * Replays a pipeline's dead letters through its current version (see `replayDeadLetters`): as runs recorded in
+   * the run store, removing each letter once its records are durable, never moving the pipeline's checkpoint.
+   */
+  readonly replayDeadLetters: (
+    pipeline: Pipeline.Any,
+    options?: DeadLetter.ReplayOptions
+  ) => Effect.Effect<
+    DeadLetter.ReplayResult,
+    DeadLetter.ReplayError | RunConflict | RunRejected | ConfigError | StateError
+  >
   /** The handle of a live run of this process. */
   readonly handle: (runId: string) => Effect.Effect<RunHandle | undefined>
   /** Marks dead runs abandoned and purges run history and dead letters past retention. */
@@ -216,6 +234,12 @@ const DEFAULTS = {
 }
 
 const isoNow = () => new Date().toISOString()
+
+// A backfill's state key: its own, so the pipeline's checkpoint is never read or moved.
+const backfillKey = (baseKey: string, start: Json | undefined, end: Json | undefined): string =>
+  start === undefined
+    ? `${baseKey}/backfill:${JSON.stringify(end)}`
+    : `${baseKey}/backfill:${JSON.stringify(start)}..${end === undefined ? "" : JSON.stringify(end)}`
 
 const runIdOf = () => `run_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`
 
@@ -316,7 +340,12 @@ export const make = (options?: RunnerOptions) =>
         })
       )
 
-    const start: RunnerShape["start"] = (pipeline, rawParams, startOptions) =>
+    const startWith = (
+      pipeline: Pipeline.Any,
+      rawParams: unknown,
+      startOptions: StartOptions | undefined,
+      internal?: Replay.Hooks
+    ): Effect.Effect<RunHandle, RunConflict | RunRejected | ConfigError | StateError> =>
       Effect.gen(function* () {
         const params = yield* Pipeline.decodeParams(pipeline, rawParams)
         const onConflict = startOptions?.onConflict ?? "reject"
@@ -326,7 +355,11 @@ export const make = (options?: RunnerOptions) =>
         }
         const baseKey = Pipeline.stateKey(pipeline, params, boundKey)
         const stateKey =
-          startOptions?.end === undefined ? baseKey : `${baseKey}/backfill:${JSON.stringify(startOptions.end)}`
+          internal?.stateKey !== undefined
+            ? internal.stateKey(baseKey)
+            : startOptions?.end === undefined && startOptions?.start === undefined
+              ? baseKey
+              : backfillKey(baseKey, startOptions.start, startOptions.end)
         if (onConflict === "attach") {
           const holder = liveByKey.get(stateKey)
           const handle = holder === undefined ? undefined : live.get(holder)
@@ -406,7 +439,7 @@ export const make = (options?: RunnerOptions) =>
                     message: error instanceof Error ? error.message : String(error),
                     retryable: RetryPolicy.isRetryable(error)
                   },
-            notes: stats.notes
+            notes: internal?.note === undefined ? stats.notes : [internal.note, ...stats.notes]
           }
         }
 
@@ -434,6 +467,10 @@ export const make = (options?: RunnerOptions) =>
               stateKey,
               tenant: startOptions?.tenant,
               end: startOptions?.end,
+              start: startOptions?.start,
+              deadLetterId: internal?.deadLetterId,
+              deadLetterStateKey: internal?.deadLetterStateKey,
+              onCheckpoint: internal?.onCheckpoint,
               lease: () => lease!,
               stateStore,
               deadLetters,
@@ -536,6 +573,11 @@ export const make = (options?: RunnerOptions) =>
         return handle
       })
 
+    const start: RunnerShape["start"] = (pipeline, params, startOptions) => startWith(pipeline, params, startOptions)
+
+    const replayDeadLetters: RunnerShape["replayDeadLetters"] = (pipeline, replayOptions) =>
+      Replay.replay(pipeline, replayOptions ?? {}, { deadLetters, start: startWith })
+
     const purge = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       const abandoned = yield* runStore.markAbandoned(now - 2 * leaseTtlMs)
@@ -561,6 +603,7 @@ export const make = (options?: RunnerOptions) =>
     }
     return Runner.of({
       start,
+      replayDeadLetters,
       handle: (runId) => Effect.sync(() => live.get(runId)),
       purge
     })
@@ -620,6 +663,59 @@ export const start = (
   options?: StartOptions
 ): Effect.Effect<RunHandle, RunConflict | RunRejected | ConfigError | StateError, Runner> =>
   Runner.use((runner) => runner.start(pipeline, params, options))
+
+/**
+ * Replays a pipeline's dead letters through the pipeline's current version (DESIGN §4, "Operations on state").
+ *
+ * **When to use**: records were dead-lettered by a bug that a new version of the pipeline fixes (a transform
+ * that threw, a schema or a sink that refused them): register and deploy the fix, then replay.
+ *
+ * **Details**
+ *
+ * - Which letters: those of `pipeline.name` under the state key of `params` (or `options.stateKey`), or only
+ *   `options.ids`. Letters of stage `transform` go through the pipeline's transforms, schema contract and sink;
+ *   letters of stages `schema` and `sink` hold records already transformed, so they go through the schema
+ *   contract and the sink only. Letters of stage `source` are **not replayed** (counted in `skipped`): they hold
+ *   the raw input a source could not decode, which only that source's parser can read — fix the data and run a
+ *   backfill over its range instead.
+ * - Each group is one run, recorded in the run store under the state key `<stateKey>/replay` (its summary's first
+ *   note says it is a replay and of how many letters). The pipeline's own checkpoint is never read or moved; a
+ *   replay and a run of the same state key may run at once, two replays of one state key may not (`RunConflict`).
+ * - A letter is removed from the store only after its records are durably written by the sink (or set aside
+ *   again); a record that fails again becomes a new dead letter with the new reason, whose id derives from the old
+ *   one (`<id>~r1`, `~r2`, …), so an interrupted replay repeated never stores a letter twice. Nothing is lost: a
+ *   crash or cancel leaves every letter not yet removed in the store. Records of a letter whose removal did not
+ *   happen before a crash may be written again by the next replay (at-least-once, as for any append sink).
+ * - One letter per write, so the mapping from letter to outcome is exact: a replay is slower than a run per
+ *   record, which suits the few records a fix recovers. The dead-letter budget does not apply (a record that
+ *   fails again stays a dead letter). A sink with disposition `replace` is refused (`DeadLetter.ReplayError`): its target
+ *   would be replaced by the replayed records alone.
+ *
+ * **Example** (Fix a transform, then replay what it dead-lettered)
+ *
+ * ```ts
+ * import { Runner } from "@data-mcp/core"
+ * import { Effect } from "effect"
+ * declare const fixed: import("@data-mcp/core").Pipeline.Any
+ *
+ * const program = Effect.gen(function* () {
+ *   const result = yield* Runner.replayDeadLetters(fixed, { params: {} })
+ *   yield* Effect.log(`${result.succeeded} recovered, ${result.failedAgain} still failing`)
+ * })
+ * ```
+ *
+ * @see start
+ * @category accessors
+ * @since 0.1.0
+ */
+export const replayDeadLetters = (
+  pipeline: Pipeline.Any,
+  options?: DeadLetter.ReplayOptions
+): Effect.Effect<
+  DeadLetter.ReplayResult,
+  DeadLetter.ReplayError | RunConflict | RunRejected | ConfigError | StateError,
+  Runner
+> => Runner.use((runner) => runner.replayDeadLetters(pipeline, options))
 
 /**
  * Runs a pipeline and waits for its summary: `start` then `result`.

@@ -12,11 +12,13 @@ import { randomBytes } from "node:crypto"
 import {
   Config,
   ConnectorCatalog,
+  type DeadLetter,
   type Pipeline,
   PipelineRegistry,
   type PipelineSet,
   type PipelineSpec,
   Runner,
+  type RunStore,
   SecretProvider,
   type StateStore
 } from "@data-mcp/core"
@@ -98,6 +100,12 @@ export const OptionsSchema = Schema.Struct({
   ),
   inMemory: Schema.optionalKey(
     Schema.Boolean.annotate({ description: "createMcpServer: keep everything in memory (tests, demos)." })
+  ),
+  stores: Schema.optionalKey(
+    Schema.Unknown.annotate({
+      description:
+        "createMcpServer: a Layer of the state, run, dead-letter and registry stores (e.g. connector-postgres's, shared by replicas) used instead of directory or inMemory."
+    })
   )
 })
 
@@ -356,6 +364,13 @@ export interface CreateOptions extends McpServerOptions, Runner.RunnerOptions {
   /** Keep everything in memory (tests, demos). */
   readonly inMemory?: boolean | undefined
   /**
+   * The stores to use instead of `directory` or `inMemory`: one layer providing the state, run and dead-letter
+   * stores and the registry's storage, such as connector-postgres's `PostgresStateStore.layer`,
+   * `PostgresRunStore.layer`, `PostgresDeadLetterStore.layer` and `PostgresRegistryStore.layer` merged (several
+   * replicas sharing one database). It is built once, when the server is made, and released by `close()`.
+   */
+  readonly stores?: Layer.Layer<Stores, unknown> | undefined
+  /**
    * OpenTelemetry traces, off by default: tool-call spans (the OTel MCP conventions, parented by the caller's
    * `traceparent`) and run spans (linked to the tool call that started them), exported over OTLP/HTTP JSON to
    * `url` (e.g. `http://127.0.0.1:4318/v1/traces`).
@@ -370,9 +385,22 @@ export interface CreateOptions extends McpServerOptions, Runner.RunnerOptions {
 }
 
 /**
+ * The stores a server's runner and registry keep their data in (`CreateOptions.stores`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Stores =
+  | StateStore.StateStore
+  | RunStore.RunStore
+  | DeadLetter.DeadLetterStore
+  | PipelineRegistry.RegistryStore
+
+/**
  * Makes a server with its own runner (the Promise API): state, run history, dead letters and the pipeline
  * registry (template instances from `register_pipeline`, idempotency keys with their runs) in files under
- * `directory` (default `.data-mcp/`), or in memory. `close()` stops serving and cancels live runs safely.
+ * `directory` (default `.data-mcp/`), in memory, or in the `stores` given (e.g. PostgreSQL, shared by replicas).
+ * `close()` stops serving and cancels live runs safely.
  *
  * **Example** (Serve a set over HTTP on localhost)
  *
@@ -395,13 +423,16 @@ export const createMcpServer = async (
 ): Promise<DataMcpServer> => {
   await Effect.runPromise(validate(options))
   const directory = options?.directory ?? ".data-mcp"
+  const stores = options?.stores
   const layer =
-    options?.inMemory === true
-      ? Layer.merge(Runner.layerMemory(options), PipelineRegistry.layerMemory)
-      : Layer.merge(
-          Runner.layerFile({ directory }, options),
-          PipelineRegistry.layer.pipe(Layer.provide(PipelineRegistry.RegistryStore.layerFile({ directory })))
-        )
+    stores !== undefined
+      ? Layer.merge(Runner.layer(options), PipelineRegistry.layer).pipe(Layer.provideMerge(stores))
+      : options?.inMemory === true
+        ? Layer.merge(Runner.layerMemory(options), PipelineRegistry.layerMemory)
+        : Layer.merge(
+            Runner.layerFile({ directory }, options),
+            PipelineRegistry.layer.pipe(Layer.provide(PipelineRegistry.RegistryStore.layerFile({ directory })))
+          )
   const tracing = options?.tracing
   const traced =
     tracing === undefined

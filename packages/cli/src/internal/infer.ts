@@ -1,7 +1,8 @@
-// `data-mcp infer-schema <file>`: reads the first records of a data file with core's file connector for its
-// extension and infers their schema with SchemaInference.
+// `data-mcp infer-schema <file>` / `--pipeline <name>`: reads the first records of a data file (with core's file
+// connector for its extension) or of a pipeline's source, infers their schema with SchemaInference, and prints it,
+// as JSON Schema, or as a connector's `create table`.
 import * as nodePath from "node:path"
-import { Connector, ConnectorCatalog, SchemaInference, Source } from "@data-mcp/core"
+import { Connector, ConnectorCatalog, Pipeline, SchemaInference, Source } from "@data-mcp/core"
 import { Effect, Stream } from "effect"
 import { InputError } from "../Project.ts"
 
@@ -23,6 +24,29 @@ export const inferFile = async (
   const program = Effect.gen(function* () {
     const definition = yield* ConnectorCatalog.builtins.get(kind)
     const source = yield* Connector.makeSource(definition, { path: file })
+    return yield* sample(source, options)
+  })
+  return run(program, file)
+}
+
+/** Infers the schema of the first records a pipeline's source reads (nothing is written, no state is touched). */
+export const inferPipeline = (
+  built: { readonly pipeline: Pipeline.Any; readonly params: unknown },
+  options: { readonly sample: number; readonly detectTimestamps: boolean }
+): Promise<SchemaInference.Type> =>
+  run(
+    Effect.gen(function* () {
+      const params = yield* Pipeline.decodeParams(built.pipeline, built.params)
+      return yield* sample(Pipeline.sourceOf(built.pipeline, params), options)
+    }),
+    built.pipeline.name
+  )
+
+const sample = (
+  source: Source.Source<unknown, unknown>,
+  options: { readonly sample: number; readonly detectTimestamps: boolean }
+) =>
+  Effect.gen(function* () {
     const records: Array<unknown> = []
     yield* source.read(undefined, { runId: "infer-schema", batchRows: Math.min(options.sample, 1000) }).pipe(
       Stream.map((batch) => {
@@ -36,12 +60,32 @@ export const inferFile = async (
     )
     return SchemaInference.inferSchema(records, options)
   })
-  const result = await Effect.runPromise(Effect.result(program as Effect.Effect<SchemaInference.Type, unknown>))
+
+const run = async (program: Effect.Effect<SchemaInference.Type, unknown>, what: string) => {
+  const result = await Effect.runPromise(Effect.result(program))
   if (result._tag === "Failure") {
     const error = result.failure as { message?: string }
-    throw new InputError(`${file}: ${error.message ?? String(error)}`)
+    throw new InputError(`${what}: ${error.message ?? String(error)}`)
   }
   return result.success
+}
+
+/** The `create table` of `schema` in `dialect`, from that connector's own sink (imported only now). */
+export const ddl = async (dialect: string, table: string, schema: SchemaInference.Type): Promise<string> => {
+  const dot = table.indexOf(".")
+  const [qualifier, name] = dot < 0 ? [undefined, table] : [table.slice(0, dot), table.slice(dot + 1)]
+  const missing = (pkg: string) => () => {
+    throw new InputError(`--ddl ${dialect} needs ${pkg} next to the CLI: npm install ${pkg}`)
+  }
+  if (dialect === "postgres") {
+    const { PostgresSink } = await import("@data-mcp/connector-postgres").catch(missing("@data-mcp/connector-postgres"))
+    return PostgresSink.ddl({ schema: qualifier, table: name }, schema)
+  }
+  if (dialect === "mysql") {
+    const { MysqlSink } = await import("@data-mcp/connector-mysql").catch(missing("@data-mcp/connector-mysql"))
+    return MysqlSink.ddl({ database: qualifier, table: name }, schema)
+  }
+  throw new InputError(`--ddl ${dialect}: expected postgres or mysql`)
 }
 
 export const describe = (schema: SchemaInference.Type): string => {

@@ -54,7 +54,9 @@ const DDL: Record<ColumnType, Fragment> = {
 export const ddlType = (type: ColumnType, isKey = false): Fragment =>
   isKey && type === "text" ? DDL.varchar : DDL[type]
 
-const name = (t: { readonly database: string; readonly table: string }) => sql.ident([t.database, t.table])
+// An empty database names the table alone (DDL printed for the user's current database).
+const name = (t: { readonly database: string; readonly table: string }) =>
+  t.database === "" ? sql.ident(t.table) : sql.ident([t.database, t.table])
 
 export const createTable = (target: Target, key: ReadonlyArray<string> | undefined) => {
   const keys = new Set(key ?? [])

@@ -52,6 +52,14 @@ export interface RunContext {
   readonly stateKey: string
   readonly tenant?: string | undefined
   readonly end?: Json | undefined
+  /** Where to start when nothing is stored under the state key (a backfill's `start`). */
+  readonly start?: Json | undefined
+  /** The id of the `index`-th dead letter of the batch ending at `checkpoint` (default: run, seq and index). */
+  readonly deadLetterId?: ((checkpoint: unknown, index: number) => string) | undefined
+  /** The state key dead letters are stored under (default `stateKey`; a replay keeps the pipeline's). */
+  readonly deadLetterStateKey?: string | undefined
+  /** Called after each checkpoint is saved (everything before it is durable), before the source's commit. */
+  readonly onCheckpoint?: ((checkpoint: unknown) => Effect.Effect<void, unknown>) | undefined
   readonly lease: () => Lease
   readonly stateStore: StateStoreShape
   readonly deadLetters: DeadLetter.DeadLetterStoreShape
@@ -184,11 +192,9 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
     // A replace is a full refresh: it reads from the beginning and saves its checkpoint only once `finish` has
     // published the new content (a failed replace leaves nothing behind to resume from).
     const replace = sink.disposition.type === "replace"
-    const stored = replace
-      ? undefined
-      : Option.isSome(fromSink)
-        ? fromSink.value
-        : yield* ctx.stateStore.load(ctx.stateKey)
+    const stored =
+      (replace ? undefined : Option.isSome(fromSink) ? fromSink.value : yield* ctx.stateStore.load(ctx.stateKey)) ??
+      ctx.start
     const from =
       stored === undefined
         ? undefined
@@ -411,15 +417,20 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
             )
       })
 
-    const storeDeadLetters = (stream: string, seq: number, rejected: ReadonlyArray<Rejected>) =>
+    const storeDeadLetters = (
+      stream: string,
+      seq: number,
+      rejected: ReadonlyArray<Rejected>,
+      checkpoint: { readonly value: unknown } | undefined
+    ) =>
       Effect.gen(function* () {
         if (rejected.length === 0) return
         const at = ctx.now()
         const letters: Array<DeadLetter.DeadLetter> = rejected.map((r, i) => ({
-          id: `${ctx.runId}-${seq}-${i}`,
+          id: ctx.deadLetterId === undefined ? `${ctx.runId}-${seq}-${i}` : ctx.deadLetterId(checkpoint?.value, i),
           pipeline: pipeline.name,
           version: pipeline.version,
-          stateKey: ctx.stateKey,
+          stateKey: ctx.deadLetterStateKey ?? ctx.stateKey,
           runId: ctx.runId,
           stream,
           stage: r.stage,
@@ -556,6 +567,7 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
         const json = encodeCheckpoint(released.value)
         yield* ctx.stateStore.save(ctx.lease(), json)
         stats.checkpointTo = json
+        if (ctx.onCheckpoint !== undefined) yield* retry(ctx.onCheckpoint(released.value), "checkpoint")
         if (source.commit !== undefined) {
           yield* Effect.withSpan(retry(source.commit(released.value), "commit"), "data-mcp.source.commit")
         }
@@ -599,7 +611,7 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
           }
         }
         // Dead letters are durable before the checkpoint that passes them.
-        yield* storeDeadLetters(p.stream, p.seq, [...p.rejected, ...sinkRejected])
+        yield* storeDeadLetters(p.stream, p.seq, [...p.rejected, ...sinkRejected], p.checkpoint)
         stats.recordsWritten += written
         stats.batches++
         streamStats(stats, p.stream).written += written

@@ -177,6 +177,18 @@ export class PromiseRunner {
     return this.#runtime.runPromise(DeadLetter.DeadLetterStore.use((s) => s.list(query ?? {})))
   }
 
+  /**
+   * Replays a pipeline's dead letters through its current version (`Runner.replayDeadLetters`). Aborting the
+   * signal cancels the replay run safely; letters not yet replayed stay.
+   */
+  replayDeadLetters(
+    pipeline: Pipeline.Any,
+    options?: DeadLetter.ReplayOptions & { readonly signal?: AbortSignal | undefined }
+  ): Promise<DeadLetter.ReplayResult> {
+    const { signal, ...replayOptions } = options ?? {}
+    return this.#runtime.runPromise(Runner.replayDeadLetters(pipeline, replayOptions), { signal })
+  }
+
   /** A state key's checkpoint. */
   checkpoint(stateKey: string): Promise<Json | undefined> {
     return this.#runtime.runPromise(StateStore.StateStore.use((s) => s.load(stateKey)))

@@ -123,6 +123,7 @@ describe("PromiseRunner", () => {
       "pipelines",
       "purge",
       "register",
+      "replayDeadLetters",
       "run",
       "runEvents",
       "start"
