@@ -297,70 +297,72 @@ describe("Auth", () => {
   })
 
   describe("the verified-token cache", () => {
-    it("serves a verified token again only before its exp and for at most verifiedTokenCacheMs", async () => {
+    // An issuer whose single key the test drops, and an authenticator that refetches keys after 1 s; the clock is
+    // faked (Date only) so the test moves past exp and cache ages without waiting.
+    const withDroppingIssuer = async (
+      kid: string,
+      options: Partial<Auth.AuthOptions>,
+      body: (
+        dropping: Awaited<ReturnType<typeof startIssuer>>,
+        key: SigningKey,
+        auth: Auth.Authenticator
+      ) => Promise<void>
+    ) => {
       const dropping = await startIssuer()
       vi.useFakeTimers({ toFake: ["Date"] })
       try {
-        const key = await makeKey("cached-1")
+        const key = await makeKey(kid)
         dropping.state.keys = [key.jwk]
-        const cachedAuth = Auth.make({
+        const droppingAuth = Auth.make({
           resource: RESOURCE,
           issuer: dropping.url,
           jwksUri: `${dropping.url}/jwks`,
           jwksCacheMaxAgeMs: 1_000,
           jwksCooldownMs: 0,
-          clockToleranceSeconds: 0,
-          verifiedTokenCacheMs: 60_000
+          ...options
         })
-        const token = (extra: Record<string, unknown>) => sign(key, claims({ iss: dropping.url, ...extra }))
-        const longLived = await token({ exp: now() + 3_600 })
-        const shortLived = await token({ exp: now() + 5 })
-        expect((await authenticate(`Bearer ${longLived}`, cachedAuth))._tag).toBe("Authenticated")
-        expect((await authenticate(`Bearer ${shortLived}`, cachedAuth))._tag).toBe("Authenticated")
-
-        vi.setSystemTime(Date.now() + 10_000)
-        // past its exp: never served from the cache
-        expectRefused(await authenticate(`Bearer ${shortLived}`, cachedAuth), "expired")
-
-        // the issuer drops the key; the key set's cache is stale, so a token not yet seen is checked and refused
-        dropping.state.keys = []
-        vi.setSystemTime(Date.now() + 2_000)
-        expectRefused(await authenticate(`Bearer ${await token({ jti: "fresh" })}`, cachedAuth), "unknown_kid")
-        // the remembered token is still accepted within verifiedTokenCacheMs (the documented trade-off) …
-        expect((await authenticate(`Bearer ${longLived}`, cachedAuth))._tag).toBe("Authenticated")
-        // … and verified again after it: refused
-        vi.setSystemTime(Date.now() + 50_000)
-        expectRefused(await authenticate(`Bearer ${longLived}`, cachedAuth), "unknown_kid")
+        await body(dropping, key, droppingAuth)
       } finally {
         vi.useRealTimers()
         await close(dropping.server)
       }
-    })
+    }
 
-    it("verifiedTokenCacheMs: 0 verifies every request", async () => {
-      const dropping = await startIssuer()
-      vi.useFakeTimers({ toFake: ["Date"] })
-      try {
-        const key = await makeKey("uncached-1")
-        dropping.state.keys = [key.jwk]
-        const uncachedAuth = Auth.make({
-          resource: RESOURCE,
-          issuer: dropping.url,
-          jwksUri: `${dropping.url}/jwks`,
-          jwksCacheMaxAgeMs: 1_000,
-          jwksCooldownMs: 0,
-          verifiedTokenCacheMs: 0
-        })
+    it("serves a verified token again only before its exp and for at most verifiedTokenCacheMs", () =>
+      withDroppingIssuer(
+        "cached-1",
+        { clockToleranceSeconds: 0, verifiedTokenCacheMs: 60_000 },
+        async (dropping, key, cachedAuth) => {
+          const token = (extra: Record<string, unknown>) => sign(key, claims({ iss: dropping.url, ...extra }))
+          const longLived = await token({ exp: now() + 3_600 })
+          const shortLived = await token({ exp: now() + 5 })
+          expect((await authenticate(`Bearer ${longLived}`, cachedAuth))._tag).toBe("Authenticated")
+          expect((await authenticate(`Bearer ${shortLived}`, cachedAuth))._tag).toBe("Authenticated")
+
+          vi.setSystemTime(Date.now() + 10_000)
+          // past its exp: never served from the cache
+          expectRefused(await authenticate(`Bearer ${shortLived}`, cachedAuth), "expired")
+
+          // the issuer drops the key; the key set's cache is stale, so a token not yet seen is checked and refused
+          dropping.state.keys = []
+          vi.setSystemTime(Date.now() + 2_000)
+          expectRefused(await authenticate(`Bearer ${await token({ jti: "fresh" })}`, cachedAuth), "unknown_kid")
+          // the remembered token is still accepted within verifiedTokenCacheMs (the documented trade-off) …
+          expect((await authenticate(`Bearer ${longLived}`, cachedAuth))._tag).toBe("Authenticated")
+          // … and verified again after it: refused
+          vi.setSystemTime(Date.now() + 50_000)
+          expectRefused(await authenticate(`Bearer ${longLived}`, cachedAuth), "unknown_kid")
+        }
+      ))
+
+    it("verifiedTokenCacheMs: 0 verifies every request", () =>
+      withDroppingIssuer("uncached-1", { verifiedTokenCacheMs: 0 }, async (dropping, key, uncachedAuth) => {
         const token = await sign(key, claims({ iss: dropping.url }))
         expect((await authenticate(`Bearer ${token}`, uncachedAuth))._tag).toBe("Authenticated")
         dropping.state.keys = []
         vi.setSystemTime(Date.now() + 2_000)
         expectRefused(await authenticate(`Bearer ${token}`, uncachedAuth), "unknown_kid")
-      } finally {
-        vi.useRealTimers()
-        await close(dropping.server)
-      }
-    })
+      }))
   })
 
   describe("the issuer's keys", () => {
