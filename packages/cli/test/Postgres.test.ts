@@ -3,7 +3,7 @@
 // environment, and no output ever shows it; a password written in the config is bad input naming file, line and
 // field. With CI=true it never skips.
 import * as fsp from "node:fs/promises"
-import { createConnection } from "node:net"
+import { LiveService } from "@data-mcp/core/testing"
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client"
 import pg from "pg"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
@@ -20,16 +20,7 @@ const schema = `dm_cli_${process.pid}_${Date.now().toString(36)}`
 const password = "pw-Zq81-never-print-me"
 const env = { DM_TEST_PG_PASSWORD: password }
 
-const unreachable = await new Promise<string | undefined>((resolve) => {
-  if (process.env.CI === "true") return resolve(undefined)
-  const socket = createConnection({ host: connection.host, port: connection.port })
-  socket.once("connect", () => {
-    socket.destroy()
-    resolve(undefined)
-  })
-  socket.once("error", (error) => resolve(error.message))
-})
-if (unreachable !== undefined) console.warn(`Skipping the CLI's PostgreSQL backend tests: ${unreachable}`)
+const unreachable = await LiveService.unreachable(connection, "the CLI's PostgreSQL backend tests")
 
 const config = `pipelines: [gen.yaml]
 state:

@@ -1,13 +1,14 @@
 // createMcpServer with `stores`: PostgreSQL stores instead of files. A run started on one server instance is
 // visible, with its summary, to a second instance made later on the same schema (as after a restart, or on
 // another replica). Against the real local server; with CI=true it never skips.
-import { createConnection } from "node:net"
+
 import {
   PostgresDeadLetterStore,
   PostgresRegistryStore,
   PostgresRunStore,
   PostgresStateStore
 } from "@data-mcp/connector-postgres"
+import { LiveService } from "@data-mcp/core/testing"
 import { Layer } from "effect"
 import pg from "pg"
 import { afterAll, describe, expect, it } from "vitest"
@@ -22,16 +23,7 @@ const connection = {
 }
 const schema = `dm_mcp_stores_${process.pid}_${Date.now().toString(36)}`
 
-const unreachable = await new Promise<string | undefined>((resolve) => {
-  if (process.env.CI === "true") return resolve(undefined)
-  const socket = createConnection({ host: connection.host, port: connection.port })
-  socket.once("connect", () => {
-    socket.destroy()
-    resolve(undefined)
-  })
-  socket.once("error", (error) => resolve(error.message))
-})
-if (unreachable !== undefined) console.warn(`Skipping the PostgreSQL stores test: ${unreachable}`)
+const unreachable = await LiveService.unreachable(connection, "the PostgreSQL stores test")
 
 afterAll(async () => {
   if (unreachable !== undefined) return

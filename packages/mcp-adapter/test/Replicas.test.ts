@@ -3,7 +3,7 @@
 // the other; an idempotency key retried on the other returns the same run; a template instance registered on one
 // is served by the other. Once with the in-memory stores shared in one process, once with the PostgreSQL stores
 // (each replica its own pools on one schema of the real local server, as separate processes would have).
-import { createConnection } from "node:net"
+
 import {
   PostgresDeadLetterStore,
   PostgresRegistryStore,
@@ -11,6 +11,7 @@ import {
   PostgresStateStore
 } from "@data-mcp/connector-postgres"
 import { DeadLetter, PipelineRegistry, Runner, RunStore, StateStore } from "@data-mcp/core"
+import { LiveService } from "@data-mcp/core/testing"
 import type { Client } from "@modelcontextprotocol/client"
 import { type Context, Effect, Exit, Layer, ManagedRuntime, Option, Scope } from "effect"
 import pg from "pg"
@@ -40,17 +41,7 @@ const pgConnection = {
 const pgSchema = `dm_replicas_${process.pid}_${Date.now().toString(36)}`
 
 // Locally a missing server skips the PostgreSQL case with a printed reason; with CI=true it runs (and fails).
-const pgUnreachable = await new Promise<string | undefined>((resolve) => {
-  if (process.env.CI === "true") return resolve(undefined)
-  const socket = createConnection({ host: pgConnection.host, port: pgConnection.port })
-  socket.once("connect", () => {
-    socket.destroy()
-    resolve(undefined)
-  })
-  socket.once("error", (error) => resolve(error.message))
-})
-if (pgUnreachable !== undefined)
-  console.warn(`Skipping the PostgreSQL replicas case: ${pgConnection.host}:${pgConnection.port} (${pgUnreachable})`)
+const pgUnreachable = await LiveService.unreachable(pgConnection, "the PostgreSQL replicas case")
 
 const memoryStores = (scope: Scope.Scope): Promise<() => Stores> =>
   Effect.runPromise(
