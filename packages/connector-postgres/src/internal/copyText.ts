@@ -356,8 +356,12 @@ export class CopyTextDecoder {
   }
 }
 
+// The characters COPY text escapes (and NUL, refused below); a native search rules most strings out at once.
+const NEEDS_ESCAPE = /[\\\t\n\r\0]/
+
 // COPY text escaping: backslash, newline, carriage return and tab. NUL cannot be stored in PostgreSQL text.
 const escapeCopy = (s: string): string => {
+  if (!NEEDS_ESCAPE.test(s)) return s
   let i = 0
   const len = s.length
   for (; i < len; i++) {
