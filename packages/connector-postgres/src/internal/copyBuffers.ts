@@ -1,15 +1,13 @@
 // Buffers for COPY text a sink encodes ahead of its writes, reused once a write has sent them. Encoded batches live
 // from the early stage until their write ends, long enough for V8 to promote their buffers, which then wait for a
 // full collection while new ones are allocated: a map pipeline's external memory peaked at ~110 MiB. Reusing them
-// keeps it to the buffers in flight. Sizes come in quarter steps between powers of two from 64 KiB (64, 80, 96,
-// 112, 128, 160 KiB, …): a freed buffer fits the next slice of about the same size, and a slice wastes at most a
-// fifth of its buffer (whole powers of two wasted up to half: a 512-row slice of ~87 KiB took 128 KiB).
+// keeps it to the buffers in flight. Sizes are powers of two from 64 KiB, so a freed buffer fits the next slice.
 //
 // Safety: a buffer is handed out again only after `release`, which a sink calls once the COPY that sent it has
 // ended (PostgreSQL answered, so every byte left the socket) and the write succeeded; a failed write keeps its
 // buffers (a retry sends them again) and they are simply collected.
 
-/** The smallest pooled size; larger texts take the next size class (see above), up to `MAX_SIZE`. */
+/** The smallest pooled size; larger texts take the next power of two, up to `MAX_SIZE`. */
 const MIN_SIZE = 64 * 1024
 /** Texts above this are not pooled. */
 const MAX_SIZE = 4 * 1024 * 1024
@@ -26,11 +24,9 @@ export interface CopyBuffers {
 }
 
 const sizeFor = (bytes: number): number => {
-  let base = MIN_SIZE
-  while (base * 2 < bytes) base *= 2
-  // base < bytes ≤ 2·base (or bytes ≤ MIN_SIZE): the first quarter step of base that holds it.
-  for (let quarters = 4; quarters < 8; quarters++) if ((base / 4) * quarters >= bytes) return (base / 4) * quarters
-  return base * 2
+  let size = MIN_SIZE
+  while (size < bytes) size *= 2
+  return size
 }
 
 export const make = (): CopyBuffers => {
