@@ -63,6 +63,18 @@ describe("jsonText", () => {
         d.b.length = 1
       },
       (d) => {
+        d.a = [1]
+      },
+      (d) => {
+        d.b = 1
+      },
+      (d) => {
+        d.b[1].d = 1
+      },
+      (d) => {
+        Object.setPrototypeOf(d, { inherited: 1 })
+      },
+      (d) => {
         // same keys, another order
         const a = d.a
         delete d.a

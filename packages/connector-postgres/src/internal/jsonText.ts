@@ -2,13 +2,13 @@
  * JSON values decoded from COPY text that remember the text they came from, so an encoder can write that text
  * back instead of serialising the value again — but only while the value is provably unchanged.
  *
- * JSON values are mutable, so the text alone would go stale. Each object and array a decode makes carries, in a
- * private field stamped on it (invisible to keys, spreads, JSON, structured clone and deep equality), a snapshot of
- * its contents: an object's keys and values in enumeration order, an array's elements. A value is unchanged when
- * every container in its tree still holds exactly its snapshot (same keys in the same order, identical values,
- * same array lengths); a replaced nested container is not the stamped one, so it fails the check. Any change —
- * a key set, added or deleted, an element pushed, a prototype with enumerable keys — makes the encoder serialise
- * the value as before. Checking costs a walk with identity comparisons, cheaper than `JSON.stringify`.
+ * JSON values are mutable, so the text alone would go stale. A decoded container carries, in a private field stamped
+ * on it (invisible to keys, spreads, JSON, structured clone and deep equality), a snapshot of its whole tree in one
+ * flat array: each container's identity, then an array's length and elements or an object's key count, keys and
+ * values in enumeration order, nested containers in place. A value is unchanged when a walk over it meets exactly its
+ * snapshot (identity comparisons only); any change — a key set, added or deleted, an element pushed, a nested
+ * container replaced, a prototype with enumerable keys — makes the encoder serialise the value as before. The walk
+ * costs less than `JSON.stringify`.
  *
  * Only text that needs no COPY escaping is remembered (the field held no backslash, so the JSON has no escapes,
  * tabs or newlines), and written back as is. PostgreSQL prints `json` as stored and `jsonb` canonically; either is
@@ -17,7 +17,7 @@
  * @since 0.1.0
  */
 
-/** A container's snapshot: `[text, …contents]`; `text` only on the root of a decoded value. */
+/** A value's snapshot: `[text, …walk]` (see above). */
 type Shape = Array<unknown>
 
 // Stamps a private field on an object it did not construct: a base constructor that returns its argument makes
@@ -46,83 +46,110 @@ class Stamped extends Identity {
 
 const TWO_53 = 2 ** 53
 
+const isContainer = (x: unknown): x is object => typeof x === "object" && x !== null
+
+// The walk is written here, then copied out at its exact size (one allocation per decoded value).
+const scratch: Array<unknown> = []
+
 /**
- * Stamps every container of a freshly parsed value with its snapshot (`text` on the root). Returns `false` when the
- * value holds a number of magnitude 2^53 or more (the native parse may have rounded it: the caller parses again).
+ * Appends the walk of a container to `scratch`. Returns `false` when it holds a number of magnitude 2^53 or more
+ * (the native parse may have rounded it: the caller parses again).
  */
-const stampTree = (value: unknown, text: string | undefined): boolean => {
-  if (typeof value === "number") return value < TWO_53 && value > -TWO_53
-  if (typeof value !== "object" || value === null) return true
+const walk = (value: object): boolean => {
+  scratch.push(value)
   if (Array.isArray(value)) {
-    const shape: Shape = new Array(value.length + 1)
-    shape[0] = text
+    scratch.push(value.length)
     for (let i = 0; i < value.length; i++) {
       const x: unknown = value[i]
-      if (!stampTree(x, undefined)) return false
-      shape[i + 1] = x
+      if (isContainer(x)) {
+        if (!walk(x)) return false
+      } else {
+        if (typeof x === "number" && (x >= TWO_53 || x <= -TWO_53)) return false
+        scratch.push(x)
+      }
     }
-    Stamped.stamp(value, shape)
     return true
   }
-  const shape: Shape = [text]
+  const countAt = scratch.length
+  scratch.push(0)
+  let count = 0
   for (const key in value) {
     const x = (value as Record<string, unknown>)[key]
-    if (!stampTree(x, undefined)) return false
-    shape.push(key, x)
+    scratch.push(key)
+    count++
+    if (isContainer(x)) {
+      if (!walk(x)) return false
+    } else {
+      if (typeof x === "number" && (x >= TWO_53 || x <= -TWO_53)) return false
+      scratch.push(x)
+    }
   }
-  Stamped.stamp(value, shape)
+  scratch[countAt] = count
   return true
 }
 
 /**
  * Parses JSON `text` (valid COPY text as it is: no backslash in it) and remembers the text on the result. Returns
  * `undefined` when that is not possible (malformed text, a number the native parse may have rounded, nesting too
- * deep): the caller decodes it the usual way.
+ * deep): the caller decodes it the usual way. A scalar (string, number, boolean, null) is returned as is.
  */
 export const decodeKeepingText = (text: string): unknown => {
-  let value: unknown
   try {
-    value = JSON.parse(text)
-    return stampTree(value, text) ? value : undefined
+    const value: unknown = JSON.parse(text)
+    if (!isContainer(value)) {
+      return typeof value === "number" && (value >= TWO_53 || value <= -TWO_53) ? undefined : value
+    }
+    scratch.push(text)
+    if (!walk(value)) return undefined
+    Stamped.stamp(value, scratch.slice())
+    return value
   } catch {
     return undefined
+  } finally {
+    scratch.length = 0
   }
 }
 
-/** Whether a stamped container still holds exactly its snapshot, and so does every container in it. */
-const unchanged = (value: object, shape: Shape): boolean => {
+/** Walks `value` against `shape` from `at`; the index after it, or -1 at the first difference. */
+const match = (value: object, shape: Shape, at: number): number => {
+  let i = at
+  if (shape[i++] !== value) return -1
   if (Array.isArray(value)) {
-    if (value.length !== shape.length - 1) return false
-    for (let i = 0; i < value.length; i++) {
-      const x: unknown = value[i]
-      if (x !== shape[i + 1] || !unchangedInner(x)) return false
+    if (shape[i++] !== value.length) return -1
+    for (let k = 0; k < value.length; k++) {
+      const x: unknown = value[k]
+      if (isContainer(x)) {
+        i = match(x, shape, i)
+        if (i < 0) return -1
+      } else if (shape[i++] !== x) return -1
     }
-    return true
+    return i
   }
-  let i = 1
+  const count = shape[i++] as number
+  let seen = 0
   for (const key in value) {
+    if (++seen > count || shape[i++] !== key) return -1
     const x = (value as Record<string, unknown>)[key]
-    if (key !== shape[i] || x !== shape[i + 1] || !unchangedInner(x)) return false
-    i += 2
+    if (isContainer(x)) {
+      i = match(x, shape, i)
+      if (i < 0) return -1
+    } else if (shape[i++] !== x) return -1
   }
-  return i === shape.length
-}
-
-const unchangedInner = (x: unknown): boolean => {
-  if (typeof x !== "object" || x === null) return true
-  const shape = Stamped.shapeOf(x)
-  return shape !== undefined && unchanged(x, shape)
+  return seen === count ? i : -1
 }
 
 /**
- * The text a JSON value was decoded from, ready for COPY, when the value is a container decoded by
- * `decodeKeepingText` and unchanged since; else `undefined` (serialise it).
+ * The text a JSON value was decoded from, ready for COPY, when the value was decoded by `decodeKeepingText` and is
+ * unchanged since; else `undefined` (serialise it).
  */
 export const printedText = (value: unknown): string | undefined => {
-  if (typeof value !== "object" || value === null) return undefined
+  if (!isContainer(value)) return undefined
   const shape = Stamped.shapeOf(value)
   if (shape === undefined) return undefined
-  const text = shape[0]
-  if (typeof text !== "string") return undefined
-  return unchanged(value, shape) ? text : undefined
+  try {
+    return match(value, shape, 1) === shape.length ? (shape[0] as string) : undefined
+  } catch {
+    // Nesting too deep to walk: serialise it.
+    return undefined
+  }
 }
