@@ -12,7 +12,8 @@
  *
  * Only text that needs no COPY escaping is remembered (the field held no backslash, so the JSON has no escapes,
  * tabs or newlines), and written back as is. PostgreSQL prints `json` as stored and `jsonb` canonically; either is
- * valid input for both types, and keeps numbers exactly as stored (`1.50`, integers beyond 2^53).
+ * valid input for both types, and keeps numbers as stored (`1.50`). A value holding an integer beyond 2^53 is not
+ * remembered (it decodes through the lossless parser).
  *
  * @since 0.1.0
  */
