@@ -295,6 +295,52 @@ describe("encoded batches", () => {
         .map((r) => ({ id: r.id * 2 + 1 }))
         .filter((r) => r.id % 7 !== 3)
 
+    it.live("a source's encoded batches decode once on their way through a transform", () =>
+      Effect.gen(function* () {
+        const written: Array<Written> = []
+        let decodes = 0
+        // Always encoded (as a COPY-reading source hands over its pages), in batches at and above the slice size.
+        const encodedSource = Source.make<Row, number>({
+          name: "encoded",
+          checkpointSchema: Schema.Number,
+          read: (from) => {
+            const rows = range(1500)
+            const pages: Array<Batch.Batch<Row, number>> = []
+            for (let at = from ?? 0, size = 512; at < rows.length; at += size, size = size === 512 ? 700 : 512) {
+              const page = rows.slice(at, at + size)
+              pages.push(
+                Batch.makeEncoded<Row, number>(
+                  { format: FORMAT, columns: [], rows: page.length, chunks: [encode(page)] },
+                  {
+                    checkpoint: at + page.length,
+                    decode: () => {
+                      decodes++
+                      return parse([encode(page)])
+                    }
+                  }
+                )
+              )
+            }
+            return Stream.fromIterable(pages)
+          }
+        })
+        const summary = yield* Runner.run(
+          pipelineOf(encodedSource, encodingSink(written, { writeAt: Number.POSITIVE_INFINITY }), {
+            transforms,
+            options: { deadLetterBudget: { maxRatio: 1 } },
+            name: "decode-once"
+          }),
+          {}
+        )
+        assert.strictEqual(summary.status, "succeeded")
+        assert.strictEqual(decodes, 3, "one decode per source batch")
+        assert.deepStrictEqual(
+          written.flatMap((w) => w.rows),
+          expected(1500)
+        )
+      }).pipe(Effect.provide(memoryRunner()))
+    )
+
     it.live("transformed records are encoded ahead, joined up to the batch limits, refusals dead-lettered", () =>
       Effect.gen(function* () {
         const written: Array<Written> = []

@@ -24,6 +24,7 @@ import {
   parseIntRange,
   TEXT
 } from "./copyValues.ts"
+import { decodeKeepingText, printedText } from "./jsonText.ts"
 
 /** How one column is decoded and encoded. */
 export interface ColumnPlan {
@@ -323,9 +324,13 @@ export class CopyTextDecoder {
               case FLOAT:
                 value = decodeScalar(FLOAT, text.slice(start, end))
                 break
-              case JSON_KIND:
-                value = decodeJson(text.slice(start, end))
+              case JSON_KIND: {
+                // No backslash in the field: the text is valid COPY as it is, and is kept for the encoder.
+                const json = text.slice(start, end)
+                value = decodeKeepingText(json)
+                if (value === undefined) value = decodeJson(json)
                 break
+              }
               default:
                 value = decodeTyped(plan, text.slice(start, end))
             }
@@ -351,8 +356,12 @@ export class CopyTextDecoder {
   }
 }
 
+// The characters COPY text escapes (and NUL, refused below); a native search rules most strings out at once.
+const NEEDS_ESCAPE = /[\\\t\n\r\0]/
+
 // COPY text escaping: backslash, newline, carriage return and tab. NUL cannot be stored in PostgreSQL text.
 const escapeCopy = (s: string): string => {
+  if (!NEEDS_ESCAPE.test(s)) return s
   let i = 0
   const len = s.length
   for (; i < len; i++) {
@@ -394,7 +403,7 @@ const encodeField = (plan: ColumnPlan, v: unknown): string => {
     case ARRAY:
       return escapeCopy(formatArray(v, plan.elementKind))
     case JSON_KIND:
-      return escapeJsonText(formatScalar(JSON_KIND, v))
+      return printedText(v) ?? escapeJsonText(formatScalar(JSON_KIND, v))
     default:
       return escapeCopy(formatScalar(plan.kind, v))
   }

@@ -301,12 +301,20 @@ export const renderCopy = (page: PageQuery) => {
 export const CURSOR_TEXT = "\u0000dm_cursor"
 export const KEY_TEXT = "\u0000dm_key"
 
-/** Runs a rendered COPY … TO STDOUT and keeps its chunks as they came (for encoded batches). */
-export const copyChunks = async (client: pg.PoolClient, statement: string): Promise<Array<Uint8Array>> => {
+/**
+ * Runs a rendered COPY … TO STDOUT and keeps its chunks as they came (for encoded batches), with the row count
+ * PostgreSQL reported (its `COPY n` command tag) when that arrived with the end of the data, as it usually does;
+ * else `undefined` (count the rows).
+ */
+export const copyChunks = async (
+  client: pg.PoolClient,
+  statement: string
+): Promise<{ readonly chunks: Array<Uint8Array>; readonly rows: number | undefined }> => {
   const chunks: Array<Uint8Array> = []
   const stream = client.query(copyTo(statement))
   for await (const chunk of stream) chunks.push(chunk as Buffer)
-  return chunks
+  // The tag sets `rowCount` (0 until then; a page with no rows is counted, at no cost).
+  return { chunks, rows: stream.rowCount > 0 ? stream.rowCount : undefined }
 }
 
 /** Runs a rendered COPY … TO STDOUT and decodes its rows. */

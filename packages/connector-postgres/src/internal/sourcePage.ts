@@ -93,9 +93,13 @@ export const read = (context: PageContext, bounds: PageBounds): Effect.Effect<Pa
     if (direct)
       return yield* Effect.tryPromise({
         try: async (): Promise<Page> => {
-          const chunks = await internal.copyChunks(context.client, statement)
+          const { chunks, rows: reported } = await internal.copyChunks(context.client, statement)
           const encodedColumns = columns.map((c) => ({ name: c.name, type: String(c.oid) }))
-          const split = EncodedRows.groupRows(chunks, context.groupRows)
+          // A page that fits one group is one group of all its chunks, counted by PostgreSQL: no row is looked at.
+          const split =
+            reported !== undefined && reported <= context.groupRows
+              ? [{ chunks, rows: reported }]
+              : EncodedRows.groupRows(chunks, context.groupRows)
           const groups = split.map(
             (g): Batch.Encoded => ({
               format: EncodedRows.COPY_TEXT,

@@ -491,8 +491,18 @@ export const execute = (ctx: RunContext): Effect.Effect<void, unknown, Scope.Sco
     ): Effect.Effect<ReadonlyArray<Batch.Batch<unknown, unknown>>, unknown> => {
       const encoded = Batch.encodedOf(batch)
       if (encoded !== undefined && encodings?.includes(encoded.format) === true) return Effect.succeed([batch])
-      const records = Batch.takeRecords(batch)
-      if (records.length <= EARLY_SLICE) return Effect.map(processSlice(batch), (b) => [b])
+      // Encoded rows decode here, once: the slices below carry the records (a malformed row is the source's typed
+      // error, as in `processBatch`).
+      let records: ReadonlyArray<unknown>
+      try {
+        records = Batch.takeRecords(batch)
+      } catch (error) {
+        return Effect.fail(error)
+      }
+      if (records.length <= EARLY_SLICE) {
+        const slice = encoded === undefined ? batch : { stream: batch.stream, records, checkpoint: batch.checkpoint }
+        return Effect.map(processSlice(slice), (b) => [b])
+      }
       const slices: Array<Batch.Batch<unknown, unknown>> = []
       for (let at = 0; at < records.length; at += EARLY_SLICE) {
         const last = at + EARLY_SLICE >= records.length
