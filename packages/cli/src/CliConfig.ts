@@ -8,6 +8,7 @@
  */
 import * as fsp from "node:fs/promises"
 import * as nodePath from "node:path"
+import { PipelineSpec } from "@data-mcp/core"
 import { Exit, Schema, SchemaIssue } from "effect"
 import { isMap, isSeq, LineCounter, type Node, parseDocument } from "yaml"
 
@@ -205,14 +206,7 @@ type Segment = string | number
  * @category utils
  * @since 0.1.0
  */
-export const formatPath = (segments: ReadonlyArray<Segment>): string => {
-  let out = ""
-  for (const segment of segments) {
-    if (typeof segment === "number") out += `[${segment}]`
-    else out += out === "" ? segment : `.${segment}`
-  }
-  return out
-}
+export const formatPath: (segments: ReadonlyArray<Segment>) => string = PipelineSpec.formatPath
 
 /**
  * A parsed YAML/JSON document that can say on which line a path is.

@@ -17,7 +17,7 @@ import type { ConfigError } from "./Config.ts"
 import * as Connector from "./Connector.ts"
 import type * as ConnectorCatalog from "./ConnectorCatalog.ts"
 import * as Expression from "./Expression.ts"
-import { decodeAt, type Locator, type Segment, SpecError, specError } from "./internal/specError.ts"
+import { decodeAt, formatPath, type Locator, type Segment, SpecError, specError } from "./internal/specError.ts"
 import {
   ParamSpec as ParamSpecSchema,
   type ParamSpec as ParamSpecType,
@@ -29,6 +29,14 @@ import * as SecretProvider from "./SecretProvider.ts"
 import type * as Transform from "./Transform.ts"
 
 export {
+  /**
+   * Formats a path into a spec or config as the errors print it: `["transforms", 2, "filter"]` is
+   * `transforms[2].filter`.
+   *
+   * @category utils
+   * @since 0.1.0
+   */
+  formatPath,
   /**
    * A spec, template or mapping is wrong. `path` says where (`source.options.path`, `transforms[2].filter`,
    * `params.limit`), `reason` what kind of mistake, `detail` what to fix; `file`, `line` and `column` locate it

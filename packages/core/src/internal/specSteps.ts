@@ -4,7 +4,7 @@ import { Effect, Schema } from "effect"
 import * as Expression from "../Expression.ts"
 import * as Timestamp from "../Timestamp.ts"
 import * as Transform from "../Transform.ts"
-import { type Locator, type Segment, type SpecError, specError } from "./specError.ts"
+import { formatPath, type Locator, type Segment, type SpecError, specError } from "./specError.ts"
 
 export const castTargets = ["integer", "number", "decimal", "boolean", "string", "timestamp", "date", "json"] as const
 export type CastTarget = (typeof castTargets)[number]
@@ -166,9 +166,6 @@ const compile = (
     Effect.mapError((error) => specError(locator, at, "InvalidExpression", `invalid CEL expression: ${error.reason}`))
   )
 
-const formatPathOf = (segments: ReadonlyArray<Segment>): string =>
-  segments.reduce<string>((out, s) => (typeof s === "number" ? `${out}[${s}]` : out === "" ? s : `${out}.${s}`), "")
-
 /**
  * Appends the Transform steps for one declarative step. CEL is compiled here, once, when the spec is built;
  * the compiled expression is pure and reused by every run.
@@ -180,7 +177,7 @@ export const applyStep = (
   locator: Locator | undefined
 ): Effect.Effect<Transform.Transform<unknown, unknown, unknown>, SpecError> => {
   const kind = kindOf(step)
-  const name = formatPathOf([...at, kind])
+  const name = formatPath([...at, kind])
   switch (kind) {
     case "rename": {
       const mapping = (step as { rename: Record<string, string> }).rename
