@@ -1,37 +1,63 @@
-// The sink's reusable COPY text buffers: exact bytes, reuse only after release, never twice.
+// The sink's reusable COPY text pages: exact bytes, slices in flight never share memory, a page written again only
+// once every slice of it is given back, and a bounded number of free pages.
 import { assert, describe, it } from "@effect/vitest"
 import * as CopyBuffers from "../src/internal/copyBuffers.ts"
+
+const overlaps = (a: Uint8Array, b: Uint8Array) =>
+  a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength
 
 describe("CopyBuffers", () => {
   it("encodes text as UTF-8, exactly", () => {
     const buffers = CopyBuffers.make()
-    for (const text of ["", "1\tann\n", "ü🚀\t漢字\n".repeat(5000), "x".repeat(5 * 1024 * 1024)]) {
-      const chunk = buffers.encode(text)
-      assert.strictEqual(Buffer.from(chunk).toString("utf8"), text)
-      assert.strictEqual(chunk.byteLength, Buffer.byteLength(text, "utf8"))
-    }
+    const texts = ["", "1\tann\n", "ü🚀\t漢字\n".repeat(5000), "x".repeat(5 * 1024 * 1024), "é".repeat(300_000)]
+    const chunks = texts.map((text) => buffers.encode(text))
+    texts.forEach((text, i) => {
+      assert.strictEqual(Buffer.from(chunks[i]!).toString("utf8"), text)
+      assert.strictEqual(chunks[i]!.byteLength, Buffer.byteLength(text, "utf8"))
+    })
   })
 
-  it("reuses a buffer only once it is released, and a released buffer only once", () => {
+  it("fills a page with several texts, and never lets two slices in flight overlap", () => {
     const buffers = CopyBuffers.make()
-    const a = buffers.encode("a\n")
-    const b = buffers.encode("b\n")
-    assert.notStrictEqual(a.buffer, b.buffer, "two buffers in flight never share memory")
-    assert.strictEqual(buffers.free(), 0)
+    const text = "row\t".repeat(10_000)
+    const chunks = Array.from({ length: 100 }, (_, i) => buffers.encode(`${i}${text}`))
+    for (let i = 0; i < chunks.length; i++)
+      for (let j = i + 1; j < chunks.length; j++) assert.isFalse(overlaps(chunks[i]!, chunks[j]!), `${i} and ${j}`)
+    const pages = new Set(chunks.map((c) => c.buffer)).size
+    // 100 texts of ~40 KB: ~4 MB, in pages of 1 MiB.
+    assert.isAtMost(pages, 5)
+    for (const [i, c] of chunks.entries()) assert.isTrue(Buffer.from(c).toString().startsWith(`${i}row\t`))
+  })
+
+  it("writes a page again only once every slice of it is given back, once", () => {
+    const buffers = CopyBuffers.make()
+    const big = "x".repeat(CopyBuffers.PAGE_SIZE / 2 - 1)
+    const a = buffers.encode(big)
+    const b = buffers.encode("bb\n")
+    assert.strictEqual(a.buffer, b.buffer, "both in the first page")
+    const c = buffers.encode(big)
+    assert.notStrictEqual(c.buffer, a.buffer, "the first page is full: a second one")
     buffers.release([a, a, Buffer.from("not ours\n")])
-    assert.strictEqual(buffers.free(), 1, "a buffer given back twice, or a foreign one, is not kept twice")
-    const c = buffers.encode("c\n")
-    assert.strictEqual(c.buffer, a.buffer, "the released buffer is reused")
-    assert.strictEqual(Buffer.from(c).toString(), "c\n")
-    assert.strictEqual(Buffer.from(b).toString(), "b\n", "a buffer still lent is untouched")
-    buffers.release([a])
-    assert.strictEqual(buffers.free(), 0, "a stale chunk of a buffer lent again does not give it back")
+    assert.strictEqual(buffers.free(), 0, "b is still out: the first page is not free")
+    const d = buffers.encode(big)
+    assert.notStrictEqual(d.buffer, a.buffer)
+    assert.strictEqual(Buffer.from(b).toString(), "bb\n", "a slice still out is untouched")
+    buffers.release([b, b])
+    assert.strictEqual(buffers.free(), 1, "its last slice back: the first page is free, counted once")
+    const e = buffers.encode(big)
+    const f = buffers.encode(big)
+    assert.strictEqual(f.buffer, a.buffer, "the freed page is reused")
+    buffers.release([a, b])
+    assert.strictEqual(Buffer.from(f).toString(), big, "stale slices of a reused page do not give it back")
+    buffers.release([c, d, e, f])
   })
 
-  it("keeps a bounded number of free buffers", () => {
+  it("keeps a bounded number of free pages", () => {
     const buffers = CopyBuffers.make()
-    const lent = Array.from({ length: 40 }, () => buffers.encode("row\n"))
+    const big = "x".repeat(CopyBuffers.PAGE_SIZE / 2)
+    const lent = Array.from({ length: 2 * CopyBuffers.KEEP_PAGES + 10 }, () => buffers.encode(big))
+    assert.strictEqual(new Set(lent.map((c) => c.buffer)).size, lent.length / 2)
     buffers.release(lent)
-    assert.isAtMost(buffers.free(), 16)
+    assert.strictEqual(buffers.free(), CopyBuffers.KEEP_PAGES)
   })
 })

@@ -220,21 +220,23 @@ export class CopyTextDecoder {
       }
       return
     }
-    let text: string
-    if (this.pending.length === 0) {
-      text = Buffer.from(chunk.buffer, chunk.byteOffset, nl + 1).toString("utf8")
-    } else {
-      this.pending.push(chunk.subarray(0, nl + 1))
-      text = Buffer.concat(this.pending).toString("utf8")
+    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    let from = 0
+    if (this.pending.length > 0) {
+      // Only the row that straddles the chunks is joined (not the whole chunk): the rest decodes in place.
+      from = bytes.indexOf(10) + 1
+      this.pending.push(bytes.subarray(0, from))
+      const joined = Buffer.concat(this.pending).toString("utf8")
       this.pending = []
       this.pendingBytes = 0
+      this.parse(joined, out)
     }
     if (nl + 1 < chunk.length) {
       // Copy: the producer may reuse its buffer once we return.
       this.pending.push(Uint8Array.prototype.slice.call(chunk, nl + 1))
       this.pendingBytes = chunk.length - nl - 1
     }
-    this.parse(text, out)
+    if (from <= nl) this.parse(bytes.toString("utf8", from, nl + 1), out)
   }
 
   /** Ends the input: a held-back partial row is an error (the stream was cut). */
