@@ -18,7 +18,8 @@
 // Measured per path: wall time → rows/s; `process.cpuUsage()` delta (user + system, all Node threads) → µs per row.
 // Reported: medians over rounds, ratios vs R1 and R2, and a JSON line. Then the peak RSS of the data-mcp map path
 // for 1M and 5M rows: the median of three fresh child processes each (BENCH_RSS_RUNS), each with its own source
-// table, running this file bundled by esbuild under plain node (uncapped heap; no TypeScript loader).
+// table, running this file bundled by esbuild under plain node (uncapped heap; no TypeScript loader), and the RSS
+// those children held before their pipeline started.
 //
 // Env: BENCH_ROWS (default 1,000,000), BENCH_ROUNDS (default 3), BENCH_RSS=0 skips the RSS children, BENCH_PATHS
 // (a subset of R1,R2,map,pass, for profiling; prints no ratios),
@@ -247,7 +248,7 @@ const measure = async (path: PathName, source: string, n: number): Promise<Sampl
 
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
-const peakRss = async (n: number): Promise<number> => {
+const peakRss = async (n: number): Promise<{ readonly peak: number; readonly before: number }> => {
   const out = execFileSync(
     process.execPath,
     ["--expose-gc", await bundle(import.meta.url, "postgres.bench"), "--rss", String(n)],
@@ -256,15 +257,18 @@ const peakRss = async (n: number): Promise<number> => {
       stdio: ["ignore", "pipe", "inherit"]
     }
   )
-  const line = out.trim().split("\n").at(-1) ?? ""
-  return Number(JSON.parse(line).maxRssBytes)
+  const line = JSON.parse(out.trim().split("\n").at(-1) ?? "")
+  return { peak: Number(line.maxRssBytes), before: Number(line.rssBeforeBytes) }
 }
 
-/** The median peak RSS of `RSS_RUNS` fresh children (a single peak varies by ±10% with GC timing). */
-const medianPeakRss = async (n: number): Promise<number> => {
-  const peaks: Array<number> = []
-  for (let i = 0; i < Number(env.BENCH_RSS_RUNS ?? 3); i++) peaks.push(await peakRss(n))
-  return median(peaks)
+/**
+ * The median peak RSS of `RSS_RUNS` fresh children (a single peak varies by ±10% with GC timing), and the median RSS
+ * they held before the pipeline started (modules loaded, set-up done).
+ */
+const medianPeakRss = async (n: number): Promise<{ readonly peak: number; readonly before: number }> => {
+  const runs: Array<{ readonly peak: number; readonly before: number }> = []
+  for (let i = 0; i < Number(env.BENCH_RSS_RUNS ?? 3); i++) runs.push(await peakRss(n))
+  return { peak: median(runs.map((r) => r.peak)), before: median(runs.map((r) => r.before)) }
 }
 
 const rssChild = async (n: number) => {
@@ -344,12 +348,13 @@ const main = async () => {
   let rss: { small: number; large: number; smallRows: number; largeRows: number } | undefined
   if (env.BENCH_RSS !== "0") {
     const [smallRows, largeRows] = (env.BENCH_RSS_ROWS ?? "1000000,5000000").split(",").map(Number) as [number, number]
-    const small = await medianPeakRss(smallRows)
-    const large = await medianPeakRss(largeRows)
+    const smallRun = await medianPeakRss(smallRows)
+    const largeRun = await medianPeakRss(largeRows)
+    const [small, large] = [smallRun.peak, largeRun.peak]
     rss = { small, large, smallRows, largeRows }
     const mib = (x: number) => `${(x / 2 ** 20).toFixed(0)} MiB`
     console.log(
-      `peak RSS    data-mcp map ${smallRows.toLocaleString("en")} rows ${mib(small)}   ${largeRows.toLocaleString("en")} rows ${mib(large)}   ratio ${(large / small).toFixed(2)}× (targets ≤ 200 MiB, ≤ 1.20×)`
+      `peak RSS    data-mcp map ${smallRows.toLocaleString("en")} rows ${mib(small)}   ${largeRows.toLocaleString("en")} rows ${mib(large)}   ratio ${(large / small).toFixed(2)}× (targets ≤ 200 MiB, ≤ 1.20×); before the pipeline starts ${mib(smallRun.before)} / ${mib(largeRun.before)}`
     )
   }
   const round3 = (x: number) => Number(x.toFixed(3))
