@@ -16,6 +16,7 @@ import type { JWTPayload } from "jose"
 import * as ApiKey from "./internal/auth/apiKey.ts"
 import * as Jwt from "./internal/auth/jwt.ts"
 import * as Responses from "./internal/auth/responses.ts"
+import { intBetween } from "./internal/intBetween.ts"
 
 /**
  * A verified caller, before authorization: what the token or key proves, for the RBAC policy to map to
@@ -230,31 +231,31 @@ const fields = {
     })
   ),
   clockToleranceSeconds: Schema.optionalKey(
-    Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 300 })).annotate({
-      description: "Clock skew allowed when checking `exp` and `nbf`, in seconds (default 30)."
-    })
+    intBetween(0, 300, "Clock skew allowed when checking `exp` and `nbf`, in seconds (default 30).")
   ),
   jwksTimeoutMs: Schema.optionalKey(
-    Schema.Int.check(Schema.isBetween({ minimum: 100, maximum: 60_000 })).annotate({
-      description: "Timeout of each discovery or JWKS fetch, in ms (default 5000)."
-    })
+    intBetween(100, 60_000, "Timeout of each discovery or JWKS fetch, in ms (default 5000).")
   ),
   jwksCooldownMs: Schema.optionalKey(
-    Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 3_600_000 })).annotate({
-      description:
-        "A token whose `kid` is not cached refetches the JWKS once, unless it was fetched less than this long ago, in ms (default 30000)."
-    })
+    intBetween(
+      0,
+      3_600_000,
+      "A token whose `kid` is not cached refetches the JWKS once, unless it was fetched less than this long ago, in ms (default 30000)."
+    )
   ),
   jwksCacheMaxAgeMs: Schema.optionalKey(
-    Schema.Int.check(Schema.isBetween({ minimum: 1_000, maximum: 86_400_000 })).annotate({
-      description: "How long fetched keys are used before they are fetched again, in ms (default 600000)."
-    })
+    intBetween(
+      1_000,
+      86_400_000,
+      "How long fetched keys are used before they are fetched again, in ms (default 600000)."
+    )
   ),
   verifiedTokenCacheMs: Schema.optionalKey(
-    Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 300_000 })).annotate({
-      description:
-        "How long a verified JWT is remembered (by its SHA-256, never past its `exp`) so repeated calls skip the signature check, in ms (default 60000; 0 verifies every request)."
-    })
+    intBetween(
+      0,
+      300_000,
+      "How long a verified JWT is remembered (by its SHA-256, never past its `exp`) so repeated calls skip the signature check, in ms (default 60000; 0 verifies every request)."
+    )
   ),
   scopesSupported: Schema.optionalKey(
     Schema.Array(Name).annotate({ description: "Scopes advertised in the metadata document (`scopes_supported`)." })

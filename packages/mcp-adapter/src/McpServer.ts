@@ -35,6 +35,7 @@ import * as Handler from "./handler.ts"
 import { Catalog } from "./internal/catalog.ts"
 import type { Env, Services } from "./internal/env.ts"
 import * as Instances from "./internal/instances.ts"
+import { intBetween } from "./internal/intBetween.ts"
 import { registerResources } from "./internal/resources.ts"
 import { registerTools } from "./internal/tools.ts"
 import * as Watch from "./internal/watch.ts"
@@ -68,20 +69,12 @@ export const OptionsSchema = Schema.Struct({
     })
   ),
   waitSeconds: Schema.optionalKey(
-    Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 50 })).annotate({
-      description: "How long a run call waits before returning the run id (default 20, at most 50)."
-    })
+    intBetween(0, 50, "How long a run call waits before returning the run id (default 20, at most 50).")
   ),
   maxResultBytes: Schema.optionalKey(
-    Schema.Int.check(Schema.isBetween({ minimum: 4096, maximum: 1_048_576 })).annotate({
-      description: "Every tool result stays under this many bytes (default 24576)."
-    })
+    intBetween(4096, 1_048_576, "Every tool result stays under this many bytes (default 24576).")
   ),
-  maxPipelineTools: Schema.optionalKey(
-    Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 100 })).annotate({
-      description: "At most this many opt-in run_<name> tools (default 15)."
-    })
-  ),
+  maxPipelineTools: Schema.optionalKey(intBetween(0, 100, "At most this many opt-in run_<name> tools (default 15).")),
   allowedHosts: Schema.optionalKey(
     Hosts.annotate({
       description: 'Hostnames accepted in the Host header (default localhost names; "any" turns the check off).'

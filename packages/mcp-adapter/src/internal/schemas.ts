@@ -1,6 +1,7 @@
 // The Effect Schemas of the tools' inputs and outputs. Inputs are strict (see toolSchema.ts); outputs describe
 // the structured content every tool returns.
 import { Schema } from "effect"
+import { intBetween } from "./intBetween.ts"
 
 const Name = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(100)).annotate({
   description: "A pipeline name, as list_pipelines shows it"
@@ -14,11 +15,12 @@ const Params = Schema.Record(Schema.String, Schema.Json).annotate({
 const Cursor = Schema.String.check(Schema.isMaxLength(200)).annotate({
   description: "The nextCursor of the previous page"
 })
-const Limit = (max: number, description: string) =>
-  Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: max })).annotate({ description })
-export const WaitSeconds = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 50 })).annotate({
-  description: "Seconds to wait for the run before returning its id and status (default 20, at most 50)"
-})
+const Limit = (max: number, description: string) => intBetween(1, max, description)
+export const WaitSeconds = intBetween(
+  0,
+  50,
+  "Seconds to wait for the run before returning its id and status (default 20, at most 50)"
+)
 export const IdempotencyKey = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(200)).annotate({
   description: "Repeat a call with the same key within 24 h to get the same run instead of a new one"
 })
