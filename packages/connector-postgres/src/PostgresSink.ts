@@ -13,6 +13,7 @@ import { type Batch, type Checkpoint, Config, ConnectorError, SchemaInference, S
 import { Effect, Option, Schema, type Scope } from "effect"
 import type pg from "pg"
 import { from as copyFromStdin } from "pg-copy-streams"
+import * as CopyBinary from "./internal/copyBinary.ts"
 import * as CopyBuffers from "./internal/copyBuffers.ts"
 import * as EncodedRows from "./internal/encodedRows.ts"
 import * as Pool from "./internal/pool.ts"
@@ -246,17 +247,18 @@ const applySessionSettings = (client: pg.PoolClient) =>
         catch: (cause) => PostgresError.toConnectorError(cause, "write")
       })
 
-const copyRows = (client: pg.PoolClient, target: SinkSql.Target, payload: Payload) =>
+const copyRows = (client: pg.PoolClient, target: SinkSql.Target, payload: Payload, binary = false) =>
   Effect.tryPromise({
     try: () => {
-      const command = SinkSql.copyFrom(target)
-      const chunks = typeof payload === "string" ? [Buffer.from(payload, "utf8")] : payload
+      const command = SinkSql.copyFrom(target, binary)
+      const chunks =
+        typeof payload === "string" ? [Buffer.from(payload, "utf8")] : binary ? CopyBinary.frame(payload) : payload
       return pipeline(Readable.from(chunks), client.query(copyFromStdin(command.text)))
     },
     catch: (cause) => PostgresError.toConnectorError(cause, "write")
   })
 
-/** COPY text to load: encoded by this sink, or chunks that came encoded from the source. */
+/** COPY text to load (encoded by this sink, or chunks that came encoded from the source), or COPY binary rows. */
 type Payload = string | ReadonlyArray<Uint8Array>
 
 /** The first array value of `record` in `columns` whose shape PostgreSQL would refuse, as a reason. */
@@ -280,7 +282,13 @@ const encodeBatch = (
   indexes?: ReadonlyArray<number>,
   already: ReadonlyArray<{ readonly index: number; readonly reason: string }> = [],
   shaped: ReadonlyArray<string> = []
-): { readonly payload: Payload; readonly written: number; readonly rejected: ReadonlyArray<Rejection> } => {
+): {
+  readonly payload: Payload
+  /** The payload is COPY binary rows (without header and trailer), not COPY text. */
+  readonly binary?: boolean
+  readonly written: number
+  readonly rejected: ReadonlyArray<Rejection>
+} => {
   let payload = ""
   let written = 0
   const rejected: Array<{ readonly index: number; readonly reason: string }> = [...already]
@@ -647,17 +655,18 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
             // The first batch of a run from the beginning starts the staging table over.
             if (ctx.seq === 0 && ctx.checkpointFrom === null && state.exists)
               yield* Pool.query(client, SinkSql.truncate(staging), "write")
-            if (batch.written > 0 && columns.length > 0) yield* copyRows(client, { ...staging, columns }, batch.payload)
+            if (batch.written > 0 && columns.length > 0)
+              yield* copyRows(client, { ...staging, columns }, batch.payload, batch.binary)
             return
           }
           const merge = yield* mergeSpecFor(state.columns)
           if (merge === undefined) {
-            if (batch.written > 0 && columns.length > 0) yield* copyRows(client, into, batch.payload)
+            if (batch.written > 0 && columns.length > 0) yield* copyRows(client, into, batch.payload, batch.binary)
             return
           }
           if (batch.written === 0 || columns.length === 0) return
           yield* Pool.query(client, SinkSql.createMergeStage(into), "write")
-          yield* copyRows(client, SinkSql.mergeStage(into), batch.payload)
+          yield* copyRows(client, SinkSql.mergeStage(into), batch.payload, batch.binary)
           if (merge.strategy === "upsert") {
             if (merge.deleteWhen !== undefined && merge.softDelete === undefined)
               yield* Pool.query(client, SinkSql.mergeHardDelete(into, merge), "write")
@@ -764,7 +773,12 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
             rejected: []
           },
           columns,
-          batch: { payload: encoded.chunks, written: encoded.rows, rejected: [] }
+          batch: {
+            payload: encoded.chunks,
+            binary: encoded.format === EncodedRows.COPY_BINARY,
+            written: encoded.rows,
+            rejected: []
+          }
         }
       }
 
@@ -818,7 +832,12 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
                 changes = (yield* writeTransactional(client, records, direct, ctx)).changes
               } else if (mergeInput === undefined && staging === undefined) {
                 if (direct.batch.written > 0)
-                  yield* copyRows(client, { ...target, columns: direct.columns }, direct.batch.payload)
+                  yield* copyRows(
+                    client,
+                    { ...target, columns: direct.columns },
+                    direct.batch.payload,
+                    direct.batch.binary
+                  )
               } else {
                 yield* inTransaction(
                   client,
@@ -851,7 +870,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
             }
             if (mergeInput === undefined && staging === undefined && work.prepared.ddl.length === 0) {
               if (work.batch.written > 0 && work.columns.length > 0)
-                yield* copyRows(client, { ...target, columns: work.columns }, work.batch.payload)
+                yield* copyRows(client, { ...target, columns: work.columns }, work.batch.payload, work.batch.binary)
               wrote = true
               return resultOf(work.batch, reported(NO_CHANGES))
             }
@@ -956,7 +975,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
       transactional,
       idempotent: mergeInput !== undefined,
       maxConcurrentWrites: 1,
-      encodings: [EncodedRows.COPY_TEXT],
+      encodings: [EncodedRows.COPY_BINARY, EncodedRows.COPY_TEXT],
       // Each write is a transaction (and, transactional, a fenced checkpoint): COPY pays off in large batches.
       batch: { rows: 50_000, bytes: 16 * 1024 * 1024 }
     },

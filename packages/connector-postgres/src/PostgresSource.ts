@@ -417,7 +417,8 @@ const readStream = (
   end: EndOf | undefined,
   limit: number,
   positions: Record<string, Position>,
-  groupRows: number
+  groupRows: number,
+  binary: boolean
 ): Stream.Stream<Batch.Batch<Row, PostgresCheckpoint>, ConnectorError.ConnectorError> => {
   if (start !== undefined && "done" in start) return Stream.empty
   const hasCursor = resolved.cursor !== undefined
@@ -463,6 +464,7 @@ const readStream = (
       key,
       limit,
       groupRows,
+      binary,
       chunking: resolved.chunks,
       start: start !== undefined && "page" in start ? start : resumed,
       end: endAt?.key,
@@ -480,7 +482,8 @@ const readStream = (
         cursor: resolved.cursor,
         key,
         limit,
-        groupRows
+        groupRows,
+        binary
       }
       const finished = (): ReadonlyArray<Batch.Batch<Row, PostgresCheckpoint>> =>
         hasCursor ? [] : SourcePage.toBatches(name, SourcePage.empty, resolved.stream, checkpoint, { done: true })
@@ -611,6 +614,9 @@ export const make = (input: PostgresSourceOptions): Source.Source<Row, PostgresC
     // Pages hand their rows over in groups that each end at a checkpoint; the runner joins groups into batches, so
     // pages stay small (memory) whatever the batch size.
     const limit = options.batchSize ?? PAGE_ROWS
+    // Rows the sink loads as they are travel undecoded; in COPY binary when it takes that (see `PageContext.binary`).
+    const binary = context.encodings?.includes(EncodedRows.COPY_BINARY) === true
+    const encoded = binary || context.encodings?.includes(EncodedRows.COPY_TEXT) === true
     return Stream.unwrap(
       Effect.gen(function* () {
         const pool = yield* Pool.pool(config)
@@ -635,7 +641,8 @@ export const make = (input: PostgresSourceOptions): Source.Source<Row, PostgresC
             end === undefined ? undefined : { to: end[r.stream] },
             limit,
             positions,
-            SourcePage.groupRows(context.encodings?.includes(EncodedRows.COPY_TEXT) === true, context.batchRows)
+            SourcePage.groupRows(encoded, context.batchRows),
+            binary
           )
         )
       })

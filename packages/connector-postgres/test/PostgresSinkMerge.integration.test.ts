@@ -138,7 +138,7 @@ describeIf("PostgresSink merge and replace", () => {
       transactional: true,
       idempotent: true,
       maxConcurrentWrites: 1,
-      encodings: ["postgres/copy-text"],
+      encodings: ["postgres/copy-binary", "postgres/copy-text"],
       batch: { rows: 50_000, bytes: 16 * 1024 * 1024 }
     })
     assert.deepStrictEqual(sink.disposition, { type: "merge", strategy: "upsert", key: ["id"], versionBy: "v" })
@@ -314,7 +314,7 @@ describeIf("PostgresSink merge and replace", () => {
           transactional: true,
           idempotent: false,
           maxConcurrentWrites: 1,
-          encodings: ["postgres/copy-text"],
+          encodings: ["postgres/copy-binary", "postgres/copy-text"],
           batch: { rows: 50_000, bytes: 16 * 1024 * 1024 }
         })
         const first = yield* openWriter(sink, `replace:${table}`, 1)

@@ -324,7 +324,7 @@ describe.skipIf(unreachable !== undefined)("PostgresSource chunked snapshots", (
           connection: config,
           streams: [{ table: [schema, "log"], chunks: { rows: 1_500, concurrency } }]
         })
-        for (const encodings of [undefined, ["postgres/copy-text"]]) {
+        for (const encodings of [undefined, ["postgres/copy-text"], ["postgres/copy-binary"]]) {
           const batches = yield* collect(source, undefined, encodings)
           assert.deepStrictEqual([...lines(batches)].sort(), all, `concurrency ${concurrency}`)
           // A checkpoint per chunk, at the next chunk's first page (on its last batch); the last chunk ends the stream.

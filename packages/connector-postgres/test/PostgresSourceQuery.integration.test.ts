@@ -155,7 +155,7 @@ describe.skipIf(unreachable !== undefined)("PostgresSource query streams", () =>
           key: "id"
         }))
       })
-      for (const encodings of [undefined, ["postgres/copy-text"]]) {
+      for (const encodings of [undefined, ["postgres/copy-text"], ["postgres/copy-binary"]]) {
         const batches = yield* collect(source, undefined, encodings)
         for (const [i, p] of payloads.entries()) {
           const rows = batches.filter((b) => b.stream === `payload_${i}`).flatMap((b) => b.records)

@@ -339,7 +339,7 @@ const SIX_DIGITS = (n: number): string => {
 let lastDay = Number.NaN
 let lastDayText = { text: "", bc: false }
 
-const dayText = (days: number): { readonly text: string; readonly bc: boolean } => {
+export const dayText = (days: number): { readonly text: string; readonly bc: boolean } => {
   if (days === lastDay) return lastDayText
   // civil from days (H. Hinnant)
   const z = days + 719468

@@ -1,12 +1,56 @@
-// Rows that travel from source to sink as PostgreSQL COPY text, undecoded (`Batch.Encoded`): counting them,
-// reading the last row's boundary fields for a checkpoint, decoding them when a sink cannot load them as is,
-// and deciding whether a table can take them as they are.
+// Rows that travel from source to sink undecoded (`Batch.Encoded`), as PostgreSQL COPY text or COPY binary:
+// counting them, reading the last row's boundary fields for a checkpoint, decoding them when a sink cannot load
+// them as is, and deciding whether a table can take them as they are.
 import type { Batch } from "@data-mcp/core"
 import * as PostgresCodec from "../PostgresCodec.ts"
+import * as CopyBinary from "./copyBinary.ts"
 import { unescapeCopy } from "./copyText.ts"
 
 /** The encoding name of COPY text rows whose column types are type OIDs. */
 export const COPY_TEXT = "postgres/copy-text"
+
+/**
+ * The encoding name of COPY binary rows (without the stream's header and trailer) whose column types are type
+ * OIDs, all of them types `CopyBinary.supports`.
+ */
+export const COPY_BINARY = "postgres/copy-binary"
+
+const codecError = (columns: ReadonlyArray<{ readonly name: string }>, e: unknown): unknown =>
+  e instanceof CopyBinary.BinaryMalformed
+    ? new PostgresCodec.CodecError({
+        operation: "decode",
+        column: columns[e.column]?.name ?? "",
+        row: e.row,
+        detail: e.detail
+      })
+    : e
+
+/** Splits a whole COPY binary stream into groups of `rows` rows (see `CopyBinary.split`). Throws `CodecError`. */
+export const splitBinary = (
+  chunks: ReadonlyArray<Uint8Array>,
+  columns: ReadonlyArray<PostgresCodec.Column>,
+  rows: number
+): CopyBinary.Split => {
+  try {
+    return CopyBinary.split(chunks, columns.length, rows)
+  } catch (e) {
+    throw codecError(columns, e)
+  }
+}
+
+/** The fields at `indexes` of one COPY binary row, as the text PostgreSQL prints. Throws `CodecError`. */
+export const binaryRowFields = (
+  row: ReadonlyArray<Uint8Array>,
+  columns: ReadonlyArray<PostgresCodec.Column>,
+  oids: ReadonlyArray<number>,
+  indexes: ReadonlyArray<number>
+): ReadonlyArray<string | null> => {
+  try {
+    return CopyBinary.rowFieldsText(row, oids, indexes)
+  } catch (e) {
+    throw codecError(columns, e)
+  }
+}
 
 /** Consecutive chunks holding whole rows, and how many. */
 export interface RowGroup {
@@ -91,6 +135,17 @@ const codecColumns = (encoded: Batch.Encoded): ReadonlyArray<PostgresCodec.Colum
 
 /** Decodes encoded rows into records (for a sink that cannot load them as they are). Throws `CodecError`. */
 export const decode = (encoded: Batch.Encoded): Array<PostgresCodec.Row> => {
+  if (encoded.format === COPY_BINARY) {
+    try {
+      return CopyBinary.decodeRows(
+        encoded.chunks,
+        encoded.columns.map((c) => c.name),
+        encoded.columns.map((c) => Number(c.type))
+      )
+    } catch (e) {
+      throw codecError(encoded.columns, e)
+    }
+  }
   const decoder = PostgresCodec.makeDecoder(codecColumns(encoded))
   const rows: Array<PostgresCodec.Row> = []
   for (const chunk of encoded.chunks) decoder.pushInto(chunk, rows)
@@ -107,7 +162,7 @@ export const directColumns = <C extends { readonly name: string }>(
   live: ReadonlyArray<C>,
   oidOf: (column: C) => number
 ): ReadonlyArray<C> | undefined => {
-  if (encoded.format !== COPY_TEXT) return undefined
+  if (encoded.format !== COPY_TEXT && encoded.format !== COPY_BINARY) return undefined
   const byName = new Map(live.map((c) => [c.name, c]))
   const out: Array<C> = []
   for (const c of encoded.columns) {

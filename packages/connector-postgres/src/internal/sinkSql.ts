@@ -238,8 +238,8 @@ export const loadCheckpoint = (target: Target, stateKey: string) =>
   sql`select checkpoint from ${stateOf(target)} where state_key = ${stateKey}`
 
 /** `COPY … FROM STDIN`: identifiers only, no bound values (COPY cannot take parameters). */
-export const copyFrom = (target: Target) =>
-  sql`copy ${tableOf(target)} (${sql.join(target.columns.map((c) => sql.ident(c.name)))}) from stdin`
+export const copyFrom = (target: Target, binary = false) =>
+  sql`copy ${tableOf(target)} (${sql.join(target.columns.map((c) => sql.ident(c.name)))}) from stdin${binary ? sql` (format binary)` : sql.empty}`
 
 export const begin = sql`begin`
 export const commit = sql`commit`

@@ -113,6 +113,8 @@ export interface ChunkedStream<C> {
   readonly key: string | undefined
   readonly limit: number
   readonly groupRows: number
+  /** See `SourcePage.PageContext.binary`. */
+  readonly binary: boolean
   readonly chunking: Chunking
   /** Where the stream resumes (`{ key }` or `{ page }`), absent on a first run. */
   readonly start: { readonly key: string } | { readonly page: number } | undefined
@@ -148,7 +150,8 @@ export const read = <C>(
         cursor: undefined,
         key,
         limit,
-        groupRows: options.groupRows
+        groupRows: options.groupRows,
+        binary: options.binary
       })
       const done = Stream.suspend(() =>
         Stream.fromIterable(SourcePage.toBatches(source, SourcePage.empty, stream, options.checkpoint, { done: true }))

@@ -6,6 +6,7 @@ import { Effect } from "effect"
 import type pg from "pg"
 import * as PostgresCodec from "../PostgresCodec.ts"
 import * as PostgresError from "../PostgresError.ts"
+import * as CopyBinary from "./copyBinary.ts"
 import * as EncodedRows from "./encodedRows.ts"
 import * as Pool from "./pool.ts"
 import * as internal from "./source.ts"
@@ -21,8 +22,13 @@ export interface PageContext {
   /** Absent: no keyset (a CTID range, or the whole relation). */
   readonly key: string | undefined
   readonly limit: number
-  /** Rows per group of COPY text rows handed over (see `groupRows`). */
+  /** Rows per group of COPY rows handed over (see `groupRows`). */
   readonly groupRows: number
+  /**
+   * Read pages in COPY binary when the column types allow it (see `CopyBinary.supports`): the runner asked for
+   * rows a sink loads in that format as they are.
+   */
+  readonly binary: boolean
 }
 
 /** Rows per undecoded group of a page, when the runner did not ask for COPY text (then: the batch size). */
@@ -87,9 +93,25 @@ export const read = (context: PageContext, bounds: PageBounds): Effect.Effect<Pa
       }),
       "read"
     )
-    const statement = rendered.rows[0]!.statement
+    const oids = columns.map((c) => c.oid)
+    const binary =
+      direct &&
+      context.binary &&
+      CopyBinary.supports(oids) &&
+      (keyIndex < 0 || CopyBinary.supportsBoundary(oids[keyIndex]!)) &&
+      (cursorIndex < 0 || CopyBinary.supportsBoundary(oids[cursorIndex]!))
+    // The rendered statement ends with `TO STDOUT`; the option is a constant.
+    const statement = binary ? `${rendered.rows[0]!.statement} (FORMAT binary)` : rendered.rows[0]!.statement
     const position = (cursorText: string | null | undefined, keyText: string): internal.PageStart =>
       hasCursor ? { cursor: bounds.nulls === true ? null : (cursorText ?? null), key: keyText } : { key: keyText }
+    if (binary)
+      return yield* Effect.tryPromise({
+        try: async (): Promise<Page> => {
+          const { chunks } = await internal.copyChunks(context.client, statement)
+          return binaryPage(context, columns, chunks, keyIndex, cursorIndex, position)
+        },
+        catch: failure(context.source)
+      })
     if (direct)
       return yield* Effect.tryPromise({
         try: async (): Promise<Page> => {
@@ -140,6 +162,31 @@ export const read = (context: PageContext, bounds: PageBounds): Effect.Effect<Pa
           : position(undefined, aside[0] as string)
     return { records, groups: undefined, ends: undefined, rows: records.length, last }
   })
+
+/** A page read in COPY binary: its rows split into groups, each group's last row read for its position. */
+const binaryPage = (
+  context: PageContext,
+  columns: ReadonlyArray<PostgresCodec.Column>,
+  chunks: ReadonlyArray<Uint8Array>,
+  keyIndex: number,
+  cursorIndex: number,
+  position: (cursorText: string | null | undefined, keyText: string) => internal.PageStart
+): Page => {
+  const oids = columns.map((c) => c.oid)
+  const split = EncodedRows.splitBinary(chunks, columns, context.groupRows)
+  const encodedColumns = columns.map((c) => ({ name: c.name, type: String(c.oid) }))
+  const groups = split.groups.map(
+    (g): Batch.Encoded => ({ format: EncodedRows.COPY_BINARY, columns: encodedColumns, rows: g.rows, chunks: g.chunks })
+  )
+  const rows = groups.reduce((n, g) => n + g.rows, 0)
+  if (rows === 0 || context.key === undefined)
+    return { records: undefined, groups, ends: undefined, rows, last: undefined }
+  const ends = split.lastRows.map((row) => {
+    const [cursorText, keyText] = EncodedRows.binaryRowFields(row, columns, oids, [cursorIndex, keyIndex])
+    return position(cursorText, keyText!)
+  })
+  return { records: undefined, groups, ends, rows, last: ends.at(-1) }
+}
 
 /**
  * The batches of a page: its records, or one per group of COPY text rows (decoded on first read; a malformed value
