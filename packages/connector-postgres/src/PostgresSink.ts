@@ -22,6 +22,7 @@ import * as Evolution from "./internal/sinkEvolution.ts"
 import * as SinkPlan from "./internal/sinkPlan.ts"
 import * as SinkSql from "./internal/sinkSql.ts"
 import * as Versions from "./internal/sinkVersions.ts"
+import * as SourceBuffers from "./internal/sourceBuffers.ts"
 import * as PostgresCodec from "./PostgresCodec.ts"
 import * as PostgresConfig from "./PostgresConfig.ts"
 import * as PostgresError from "./PostgresError.ts"
@@ -849,7 +850,10 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
               }
               wrote = true
               // Sent and committed: buffers this sink encoded ahead can take the next batches.
-              if (typeof direct.batch.payload !== "string") buffers.release(direct.batch.payload)
+              if (typeof direct.batch.payload !== "string") {
+                buffers.release(direct.batch.payload)
+                SourceBuffers.release(direct.batch.payload)
+              }
               return resultOf(direct.batch, reported(changes))
             }
             let prepared = yield* Effect.result(prepare(records, live))

@@ -418,7 +418,8 @@ const readStream = (
   limit: number,
   positions: Record<string, Position>,
   groupRows: number,
-  binary: boolean
+  binary: boolean,
+  pooled: boolean
 ): Stream.Stream<Batch.Batch<Row, PostgresCheckpoint>, ConnectorError.ConnectorError> => {
   if (start !== undefined && "done" in start) return Stream.empty
   const hasCursor = resolved.cursor !== undefined
@@ -465,6 +466,7 @@ const readStream = (
       limit,
       groupRows,
       binary,
+      pooled,
       chunking: resolved.chunks,
       start: start !== undefined && "page" in start ? start : resumed,
       end: endAt?.key,
@@ -483,7 +485,8 @@ const readStream = (
         key,
         limit,
         groupRows,
-        binary
+        binary,
+        pooled
       }
       const finished = (): ReadonlyArray<Batch.Batch<Row, PostgresCheckpoint>> =>
         hasCursor ? [] : SourcePage.toBatches(name, SourcePage.empty, resolved.stream, checkpoint, { done: true })
@@ -642,7 +645,8 @@ export const make = (input: PostgresSourceOptions): Source.Source<Row, PostgresC
             limit,
             positions,
             SourcePage.groupRows(encoded, context.batchRows),
-            binary
+            binary,
+            encoded
           )
         )
       })

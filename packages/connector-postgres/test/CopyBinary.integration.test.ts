@@ -8,6 +8,7 @@ import { Batch, Pipeline, Runner } from "@data-mcp/core"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as EncodedRows from "../src/internal/encodedRows.ts"
+import * as SourceBuffers from "../src/internal/sourceBuffers.ts"
 import * as PostgresCodec from "../src/PostgresCodec.ts"
 import * as PostgresSink from "../src/PostgresSink.ts"
 import * as PostgresSource from "../src/PostgresSource.ts"
@@ -160,6 +161,25 @@ describeIf("COPY binary", () => {
           text.map((b) => b.checkpoint)
         )
       })
+  )
+
+  it.live("pass-through rows live in reused pages: records read after the sink gave them back fail clearly", () =>
+    Effect.gen(function* () {
+      const batches = yield* collect(source("src", "id"), undefined, BINARY)
+      const first = batches.find((b) => Batch.size(b) > 0)!
+      const encoded = Batch.encodedOf(first)!
+      // What the sink does once it has committed a batch: the pages may now hold other rows.
+      SourceBuffers.release(encoded.chunks)
+      try {
+        void first.records
+        assert.fail("expected the read to fail")
+      } catch (e) {
+        assert.include(String(e), "already loaded by the sink")
+      }
+      // A batch not given back still decodes.
+      const other = batches.filter((b) => Batch.size(b) > 0)[1]!
+      assert.strictEqual(other.records.length, Batch.size(other))
+    })
   )
 
   it.live("checkpoints read off binary rows equal the text ones for every key type, and each resumes exactly", () =>

@@ -8,6 +8,7 @@ import { to as copyTo } from "pg-copy-streams"
 import * as PostgresCodec from "../PostgresCodec.ts"
 import type * as Sql from "../Sql.ts"
 import { sql } from "../Sql.ts"
+import * as SourceBuffers from "./sourceBuffers.ts"
 
 /** A table as the catalog names it. */
 export interface TableName {
@@ -302,17 +303,25 @@ export const CURSOR_TEXT = "\u0000dm_cursor"
 export const KEY_TEXT = "\u0000dm_key"
 
 /**
- * Runs a rendered COPY … TO STDOUT and keeps its chunks as they came (for encoded batches), with the row count
- * PostgreSQL reported (its `COPY n` command tag) when that arrived with the end of the data, as it usually does;
- * else `undefined` (count the rows).
+ * Runs a rendered COPY … TO STDOUT and keeps its chunks (for encoded batches): as they came, or `pooled`, copied
+ * into the pages of `SourceBuffers` (pinned: the caller lends the views it hands on, then unpins the chunks). With
+ * the row count PostgreSQL reported (its `COPY n` command tag) when that arrived with the end of the data, as it
+ * usually does; else `undefined` (count the rows).
  */
 export const copyChunks = async (
   client: pg.PoolClient,
-  statement: string
+  statement: string,
+  pooled = false
 ): Promise<{ readonly chunks: Array<Uint8Array>; readonly rows: number | undefined }> => {
   const chunks: Array<Uint8Array> = []
   const stream = client.query(copyTo(statement))
-  for await (const chunk of stream) chunks.push(chunk as Buffer)
+  try {
+    if (pooled) for await (const chunk of stream) SourceBuffers.append(chunk as Buffer, chunks)
+    else for await (const chunk of stream) chunks.push(chunk as Buffer)
+  } catch (e) {
+    if (pooled) SourceBuffers.unpin(chunks)
+    throw e
+  }
   // The tag sets `rowCount` (0 until then; a page with no rows is counted, at no cost).
   return { chunks, rows: stream.rowCount > 0 ? stream.rowCount : undefined }
 }

@@ -115,6 +115,8 @@ export interface ChunkedStream<C> {
   readonly groupRows: number
   /** See `SourcePage.PageContext.binary`. */
   readonly binary: boolean
+  /** See `SourcePage.PageContext.pooled`. */
+  readonly pooled: boolean
   readonly chunking: Chunking
   /** Where the stream resumes (`{ key }` or `{ page }`), absent on a first run. */
   readonly start: { readonly key: string } | { readonly page: number } | undefined
@@ -151,7 +153,8 @@ export const read = <C>(
         key,
         limit,
         groupRows: options.groupRows,
-        binary: options.binary
+        binary: options.binary,
+        pooled: options.pooled
       })
       const done = Stream.suspend(() =>
         Stream.fromIterable(SourcePage.toBatches(source, SourcePage.empty, stream, options.checkpoint, { done: true }))

@@ -10,6 +10,7 @@ import * as CopyBinary from "./copyBinary.ts"
 import * as EncodedRows from "./encodedRows.ts"
 import * as Pool from "./pool.ts"
 import * as internal from "./source.ts"
+import * as SourceBuffers from "./sourceBuffers.ts"
 
 /** What does not change from page to page of one stream read. */
 export interface PageContext {
@@ -29,6 +30,11 @@ export interface PageContext {
    * rows a sink loads in that format as they are.
    */
   readonly binary: boolean
+  /**
+   * The rows go to a sink undecoded (the runner asked for an encoding): their bytes are kept in `SourceBuffers`'
+   * pages, which the sink gives back once it has committed them.
+   */
+  readonly pooled: boolean
 }
 
 /** Rows per undecoded group of a page, when the runner did not ask for COPY text (then: the batch size). */
@@ -107,38 +113,16 @@ export const read = (context: PageContext, bounds: PageBounds): Effect.Effect<Pa
     if (binary)
       return yield* Effect.tryPromise({
         try: async (): Promise<Page> => {
-          const { chunks } = await internal.copyChunks(context.client, statement)
-          return binaryPage(context, columns, chunks, keyIndex, cursorIndex, position)
+          const { chunks } = await internal.copyChunks(context.client, statement, context.pooled)
+          return handOver(context, chunks, () => binaryPage(context, columns, chunks, keyIndex, cursorIndex, position))
         },
         catch: failure(context.source)
       })
     if (direct)
       return yield* Effect.tryPromise({
         try: async (): Promise<Page> => {
-          const { chunks, rows: reported } = await internal.copyChunks(context.client, statement)
-          const encodedColumns = columns.map((c) => ({ name: c.name, type: String(c.oid) }))
-          // A page that fits one group is one group of all its chunks, counted by PostgreSQL: no row is looked at.
-          const split =
-            reported !== undefined && reported <= context.groupRows
-              ? [{ chunks, rows: reported }]
-              : EncodedRows.groupRows(chunks, context.groupRows)
-          const groups = split.map(
-            (g): Batch.Encoded => ({
-              format: EncodedRows.COPY_TEXT,
-              columns: encodedColumns,
-              rows: g.rows,
-              chunks: g.chunks
-            })
-          )
-          const rows = groups.reduce((n, g) => n + g.rows, 0)
-          if (rows === 0 || key === undefined)
-            return { records: undefined, groups, ends: undefined, rows, last: undefined }
-          // Every group ends at a row, so its last row is a position.
-          const ends = split.map((g) => {
-            const [cursorText, keyText] = EncodedRows.lastRowFields(g.chunks, columns.length, [cursorIndex, keyIndex])
-            return position(cursorText, keyText!)
-          })
-          return { records: undefined, groups, ends, rows, last: ends.at(-1) }
+          const { chunks, rows: reported } = await internal.copyChunks(context.client, statement, context.pooled)
+          return handOver(context, chunks, () => textPage(context, chunks, reported, keyIndex, cursorIndex, position))
         },
         catch: failure(context.source)
       })
@@ -162,6 +146,51 @@ export const read = (context: PageContext, bounds: PageBounds): Effect.Effect<Pa
           : position(undefined, aside[0] as string)
     return { records, groups: undefined, ends: undefined, rows: records.length, last }
   })
+
+/**
+ * Hands a page's chunks on: with `pooled` chunks, lends every view its groups hold (given back by the sink once
+ * committed) and unpins the chunks, also when cutting the page fails.
+ */
+const handOver = (context: PageContext, chunks: ReadonlyArray<Uint8Array>, cut: () => Page): Page => {
+  if (!context.pooled) return cut()
+  try {
+    const page = cut()
+    for (const group of page.groups ?? []) for (const view of group.chunks) SourceBuffers.lend(view)
+    return page
+  } finally {
+    SourceBuffers.unpin(chunks)
+  }
+}
+
+/** A page read in COPY text: its rows split into groups, each group's last row read for its position. */
+const textPage = (
+  context: PageContext,
+  chunks: ReadonlyArray<Uint8Array>,
+  reported: number | undefined,
+  keyIndex: number,
+  cursorIndex: number,
+  position: (cursorText: string | null | undefined, keyText: string) => internal.PageStart
+): Page => {
+  const columns = context.columns
+  const encodedColumns = columns.map((c) => ({ name: c.name, type: String(c.oid) }))
+  // A page that fits one group is one group of all its chunks, counted by PostgreSQL: no row is looked at.
+  const split =
+    reported !== undefined && reported <= context.groupRows
+      ? [{ chunks, rows: reported }]
+      : EncodedRows.groupRows(chunks, context.groupRows)
+  const groups = split.map(
+    (g): Batch.Encoded => ({ format: EncodedRows.COPY_TEXT, columns: encodedColumns, rows: g.rows, chunks: g.chunks })
+  )
+  const rows = groups.reduce((n, g) => n + g.rows, 0)
+  if (rows === 0 || context.key === undefined)
+    return { records: undefined, groups, ends: undefined, rows, last: undefined }
+  // Every group ends at a row, so its last row is a position.
+  const ends = split.map((g) => {
+    const [cursorText, keyText] = EncodedRows.lastRowFields(g.chunks, columns.length, [cursorIndex, keyIndex])
+    return position(cursorText, keyText!)
+  })
+  return { records: undefined, groups, ends, rows, last: ends.at(-1) }
+}
 
 /** A page read in COPY binary: its rows split into groups, each group's last row read for its position. */
 const binaryPage = (
@@ -205,6 +234,15 @@ export const toBatches = <C, P>(
   if (groups === undefined || groups.length === 0)
     return [Batch.make<PostgresCodec.Row, C>(page.records ?? [], { stream, checkpoint: checkpointAt(final) })]
   const decode = (group: Batch.Encoded) => () => {
+    if (SourceBuffers.anyReleased(group.chunks))
+      throw ConnectorError.make(
+        source,
+        "read",
+        new ConnectorError.Unknown({
+          detail:
+            "these rows were already loaded by the sink and their memory reused: read a batch's records before its write"
+        })
+      )
     try {
       return EncodedRows.decode(group)
     } catch (cause) {
