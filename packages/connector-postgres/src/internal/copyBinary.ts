@@ -7,6 +7,7 @@
 // Rows kept as chunks between a source and a sink are held without the header and the trailer (`strip`), so that
 // groups of rows can be joined; `frame` adds them back around a COPY … FROM STDIN.
 import { Timestamp } from "@data-mcp/core"
+import { recordBuilderFor } from "./copyText.ts"
 import { dayText, decodeDate, decodeJson, formatTimestamp, Malformed } from "./copyValues.ts"
 import { decodeKeepingText } from "./jsonText.ts"
 
@@ -451,6 +452,83 @@ export const rowFieldsText = (
   })
 }
 
+/** The 4-digit groups of numeric's base-10000 digits, padded. */
+const GROUPS: ReadonlyArray<string> = Array.from({ length: 10_000 }, (_, i) => String(i).padStart(4, "0"))
+
+/** numeric at `o` (`length` bytes) of `b`, as `numeric_out` prints it (see `numericText`), without allocations. */
+const numericAt = (b: Buffer, o: number, length: number): string => {
+  const ndigits = (b[o]! << 8) | b[o + 1]!
+  const weight = ((b[o + 2]! << 24) | (b[o + 3]! << 16)) >> 16
+  const sign = (b[o + 4]! << 8) | b[o + 5]!
+  const dscale = (b[o + 6]! << 8) | b[o + 7]!
+  if (sign !== 0 && sign !== 0x4000) return numericText(b.subarray(o, o + length))
+  if (length !== 8 + 2 * ndigits || dscale > 0x3fff) throw new Error("numeric")
+  const at = o + 8
+  let out = sign === 0x4000 ? "-" : ""
+  if (weight < 0) out += "0"
+  else {
+    out += String(ndigits > 0 ? (b[at]! << 8) | b[at + 1]! : 0)
+    for (let i = 1; i <= weight; i++) out += GROUPS[i < ndigits ? (b[at + 2 * i]! << 8) | b[at + 2 * i + 1]! : 0]
+  }
+  if (dscale > 0) {
+    let fraction = ""
+    const groups = Math.ceil(dscale / 4)
+    for (let g = 0, i = weight + 1; g < groups; g++, i++)
+      fraction += GROUPS[i >= 0 && i < ndigits ? (b[at + 2 * i]! << 8) | b[at + 2 * i + 1]! : 0]
+    out += `.${fraction.length === dscale ? fraction : fraction.slice(0, dscale)}`
+  }
+  return out
+}
+
+/** The int64 at `o` as a number when exact (|v| < 2^53), else `undefined`. */
+const int64Number = (b: Buffer, o: number): number | undefined => {
+  const hi = (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!
+  if (hi >= 0x200000 || hi < -0x200000) return undefined
+  const lo = ((b[o + 4]! << 24) | (b[o + 5]! << 16) | (b[o + 6]! << 8) | b[o + 7]!) >>> 0
+  return hi * 4294967296 + lo
+}
+
+const PG_EPOCH_MICROS_NUMBER = 946_684_800_000_000
+
+// Node's own UTF-8 slice of a Buffer (what `toString("utf8", start, end)` calls, without its argument checks).
+const utf8Slice = (b: Buffer, start: number, end: number): string =>
+  (b as Buffer & { utf8Slice(start: number, end: number): string }).utf8Slice(start, end)
+
+/** The value of the field of type `oid` at `o` (`length` bytes) of `b`, as the COPY text decoder gives it. */
+const valueAt = (b: Buffer, o: number, length: number, oid: number): unknown => {
+  switch (oid) {
+    case INT8: {
+      if (length !== 8) throw new Error("int8")
+      const n = int64Number(b, o)
+      return n === undefined ? b.readBigInt64BE(o) : BigInt(n)
+    }
+    case TEXT:
+    case VARCHAR:
+    case BPCHAR:
+    case NAME:
+      return utf8Slice(b, o, o + length)
+    case NUMERIC:
+      return numericAt(b, o, length)
+    case TIMESTAMPTZ:
+    case TIMESTAMP: {
+      if (length !== 8) throw new Error(oid === TIMESTAMP ? "timestamp" : "timestamptz")
+      const n = int64Number(b, o)
+      // Below ~2255 AD the epoch micros stay under 2^53: one exact Number → BigInt conversion.
+      if (n !== undefined && n + PG_EPOCH_MICROS_NUMBER < Number.MAX_SAFE_INTEGER)
+        return new Timestamp.Timestamp(BigInt(n + PG_EPOCH_MICROS_NUMBER), oid === TIMESTAMPTZ)
+      return timestampValue(b.subarray(o, o + 8), oid === TIMESTAMPTZ)
+    }
+    case JSONB:
+      if (b[o] !== 1) throw new Error("jsonb version")
+      return jsonValue(utf8Slice(b, o + 1, o + length))
+    case INT4:
+      if (length !== 4) throw new Error("int4")
+      return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!
+    default:
+      return value(oid, b.subarray(o, o + length))
+  }
+}
+
 /**
  * Decodes rows in the binary format (without header and trailer) into records, with the values the COPY text
  * decoder gives for the same rows. Throws `BinaryMalformed` (with the 0-based column and 1-based row).
@@ -460,38 +538,52 @@ export const decodeRows = (
   names: ReadonlyArray<string>,
   oids: ReadonlyArray<number>
 ): Array<Record<string, unknown>> => {
-  const reader = new Reader(chunks)
+  // One contiguous buffer (a group's chunks joined once): each field is then read at an offset.
+  const b =
+    chunks.length === 1
+      ? Buffer.from(chunks[0]!.buffer, chunks[0]!.byteOffset, chunks[0]!.byteLength)
+      : Buffer.concat(chunks)
   const rows: Array<Record<string, unknown>> = []
   const n = oids.length
   // A column named `__proto__` must become an own property, not the record's prototype.
-  const safeKeys = !names.includes("__proto__")
-  while (!reader.done) {
+  const build = names.includes("__proto__") ? undefined : recordBuilderFor(names)
+  const values: Array<unknown> = new Array(n)
+  const end = b.length
+  let o = 0
+  while (o < end) {
     const row = rows.length + 1
-    const fields = readFields(reader, oids, row)
-    const record: Record<string, unknown> = {}
+    if (o + 2 > end) throw new BinaryMalformed(0, row, "a row is cut short")
+    const count = ((b[o]! << 24) | (b[o + 1]! << 16)) >> 16
+    if (count !== n) throw new BinaryMalformed(0, row, `a row holds ${count} fields, expected ${n}`)
+    o += 2
     for (let f = 0; f < n; f++) {
-      const b = fields[f]!
-      if (b === null) {
-        if (safeKeys) record[names[f]!] = null
-        else
-          Object.defineProperty(record, names[f]!, {
-            value: null,
-            enumerable: true,
-            writable: true,
-            configurable: true
-          })
+      if (o + 4 > end) throw new BinaryMalformed(f, row, "a field length is cut short")
+      const length = (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!
+      o += 4
+      if (length === -1) {
+        values[f] = null
         continue
       }
-      let v: unknown
+      if (length < -1 || o + length > end) throw new BinaryMalformed(f, row, "a field is cut short")
       try {
-        v = value(oids[f]!, b)
+        values[f] = valueAt(b, o, length, oids[f]!)
       } catch (e) {
         throw new BinaryMalformed(f, row, detailOf(e))
       }
-      if (safeKeys) record[names[f]!] = v
-      else Object.defineProperty(record, names[f]!, { value: v, enumerable: true, writable: true, configurable: true })
+      o += length
     }
-    rows.push(record)
+    if (build !== undefined) rows.push(build(values))
+    else {
+      const record: Record<string, unknown> = {}
+      for (let f = 0; f < n; f++)
+        Object.defineProperty(record, names[f]!, {
+          value: values[f],
+          enumerable: true,
+          writable: true,
+          configurable: true
+        })
+      rows.push(record)
+    }
   }
   return rows
 }

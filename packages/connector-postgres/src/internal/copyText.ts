@@ -144,7 +144,7 @@ const hexDigit = (c: number): number =>
 // final shape in one allocation. Keys are embedded as JSON string literals; `__proto__` never gets here.
 const recordBuilders = new Map<string, (values: Array<unknown>) => Record<string, unknown>>()
 
-const recordBuilderFor = (names: ReadonlyArray<string>) => {
+export const recordBuilderFor = (names: ReadonlyArray<string>) => {
   const key = JSON.stringify(names)
   let builder = recordBuilders.get(key)
   if (builder === undefined) {
