@@ -128,6 +128,8 @@ describeIf("COPY binary", () => {
       await client.query(
         `insert into ${T("k_date")} values ('0044-03-15 BC', 1), ('2000-01-01', 2), ('10000-12-31', 3), ('infinity', 4)`
       )
+      await client.query(`create table ${T("k_uuid")} (k uuid primary key, v int)`)
+      await client.query(`insert into ${T("k_uuid")} select md5(g::text)::uuid, g from generate_series(1, 9) g`)
       await client.query(`create table ${T("k_text")} (k text primary key, v int)`)
       await client.query(`insert into ${T("k_text")} values ('a'), ('b\tc'), ('ü🚀'), ('z\\N')`)
       await client.query(`create table ${T("k_int2")} (k smallint primary key, v int)`)
@@ -184,7 +186,7 @@ describeIf("COPY binary", () => {
 
   it.live("checkpoints read off binary rows equal the text ones for every key type, and each resumes exactly", () =>
     Effect.gen(function* () {
-      for (const table of ["k_ts", "k_tsl", "k_num", "k_date", "k_text", "k_int2"]) {
+      for (const table of ["k_ts", "k_tsl", "k_num", "k_date", "k_uuid", "k_text", "k_int2"]) {
         const src = source(table, "k")
         const binary = yield* collect(src, undefined, BINARY)
         const text = yield* collect(src, undefined, TEXT)

@@ -81,16 +81,20 @@ export interface UpperOptions {
 
 /**
  * The largest value of a column as its exact text: the upper bound of a run, fixed in the run's snapshot;
- * `least(max(c), end, now() - lag)` when a backfill's end or a lag applies.
+ * `least(largest, end, now() - lag)` when a backfill's end or a lag applies. The largest value is the first of a
+ * descending `order by` (what keyset pages follow), not `max()`: that works for every type a key can have (there is
+ * no `max(uuid)`), and an index on the column serves it the same way.
  */
 export const upperBound = (from: Relation, column: string, options: UpperOptions = {}) => {
-  const bounds = [sql`max(t.${sql.ident(column)})`]
+  const c = sql`t.${sql.ident(column)}`
+  const largest = sql`(select ${c} from ${fromClause(from)} as t where ${c} is not null order by ${c} desc limit 1)`
+  const bounds = [largest]
   if (options.end !== undefined) bounds.push(sql`${options.end}`)
   if (options.lag !== undefined)
     bounds.push(sql`(${clockFor(options.lag.cursorOid)} - ${options.lag.interval}::interval)`)
   return bounds.length === 1
-    ? sql`select max(t.${sql.ident(column)})::text as upper from ${fromClause(from)} as t`
-    : sql`select least(${sql.join(bounds)})::text as upper from ${fromClause(from)} as t`
+    ? sql`select ${largest}::text as upper`
+    : sql`select least(${sql.join(bounds)})::text as upper`
 }
 
 /** A checkpoint's cursor value moved back by a look-back interval, as exact text in the cursor's type. */
