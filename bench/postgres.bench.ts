@@ -8,13 +8,15 @@
 // Paths (interleaved each round, after an untimed warm-up on a small table):
 //   R1        COPY src TO STDOUT piped straight into COPY tgt FROM STDIN on a second connection: the ceiling, no JS
 //             objects (Node only shuttles buffers).
+//   R1b       the same in COPY binary (`FORMAT binary` on both sides): the like-for-like reference for `pass`,
+//             which travels in COPY binary (the targets are set against R1, as the issue defines them).
 //   R2        the naive objects path: pg-cursor reads (batches of 5,000, rows typed by pg-types) → re-serialised by a
 //             simple COPY-text encoder → one COPY tgt FROM STDIN (with backpressure).
 //   map       data-mcp: PostgresSource (keyset pages of 5,000 read with COPY TO STDOUT, typed by PostgresCodec) →
 //             one `Transform.map` (a new record, name upper-cased) → PostgresSink (append, COPY FROM STDIN) in
 //             TRANSACTIONAL mode (each batch committed with its checkpoint in `data_mcp_state`, fenced), through
 //             `Runner.run` with `Runner.layerMemory({ purgeIntervalMs: 0 })`.
-//   pass      the same pipeline with no transform.
+//   pass      the same pipeline with no transform: the rows travel undecoded, in COPY binary.
 // Measured per path: wall time → rows/s; `process.cpuUsage()` delta (user + system, all Node threads) → µs per row.
 // Reported: medians over rounds, ratios vs R1 and R2, and a JSON line. Then the peak RSS of the data-mcp map path
 // for 1M and 5M rows: the median of three fresh child processes each (BENCH_RSS_RUNS), each with its own source
@@ -22,7 +24,7 @@
 // those children held before their pipeline started.
 //
 // Env: BENCH_ROWS (default 1,000,000), BENCH_ROUNDS (default 3), BENCH_RSS=0 skips the RSS children, BENCH_PATHS
-// (a subset of R1,R2,map,pass, for profiling; prints no ratios),
+// (a subset of R1,R1b,R2,map,pass, for profiling; prints no ratios),
 // BENCH_RSS_ROWS ("1000000,5000000"), PGHOST/PGPORT/PGUSER/PGDATABASE (default 127.0.0.1:5432 postgres/test).
 //
 //   node --expose-gc --conditions=@data-mcp/source --import tsx bench/postgres.bench.ts
@@ -102,11 +104,15 @@ const verifyAndDrop = (table: string, n: number) =>
 
 // ---- R1: COPY TO STDOUT → COPY FROM STDIN, buffers only -------------------------------------------------------
 
-const r1 = async (source: string, target: string) => {
+const r1 = async (source: string, target: string, binary = false) => {
   const a = await newClient()
   const b = await newClient()
+  const format = binary ? " (FORMAT binary)" : ""
   try {
-    await pipeline(a.query(copyTo(`COPY ${source} TO STDOUT`)), b.query(copyFrom(`COPY ${target} FROM STDIN`)))
+    await pipeline(
+      a.query(copyTo(`COPY ${source} TO STDOUT${format}`)),
+      b.query(copyFrom(`COPY ${target} FROM STDIN${format}`))
+    )
   } finally {
     await Promise.all([a.end(), b.end()])
   }
@@ -204,7 +210,7 @@ const runDataMcp = (source: string, target: string, withMap: boolean) => {
 
 // ---- measurement ------------------------------------------------------------------------------------------------
 
-const ALL_PATHS = ["R1", "R2", "map", "pass"] as const
+const ALL_PATHS = ["R1", "R1b", "R2", "map", "pass"] as const
 type PathName = (typeof ALL_PATHS)[number]
 // BENCH_PATHS=map (for profiling one path); the ratios need R1, R2, map and pass.
 const PATHS: ReadonlyArray<PathName> = ALL_PATHS.filter((p) =>
@@ -215,6 +221,8 @@ const runPath = async (path: PathName, source: string, target: string) => {
   switch (path) {
     case "R1":
       return r1(source, target)
+    case "R1b":
+      return r1(source, target, true)
     case "R2":
       return r2(source, target)
     case "map":
@@ -302,7 +310,7 @@ const main = async () => {
   )
   const source = `bench_pg_src_${tag}`
   const warm = `bench_pg_warm_${tag}`
-  const samples: Record<PathName, Array<Sample>> = { R1: [], R2: [], map: [], pass: [] }
+  const samples: Record<PathName, Array<Sample>> = { R1: [], R1b: [], R2: [], map: [], pass: [] }
   try {
     let t = performance.now()
     await createSource(source, n)
@@ -334,7 +342,13 @@ const main = async () => {
       }
     ])
   ) as Record<PathName, Sample>
-  const label = { R1: "R1 COPY→COPY", R2: "R2 pg-cursor", map: "data-mcp map", pass: "data-mcp pass" }
+  const label = {
+    R1: "R1 COPY→COPY",
+    R1b: "R1b binary",
+    R2: "R2 pg-cursor",
+    map: "data-mcp map",
+    pass: "data-mcp pass"
+  }
   for (const p of PATHS)
     console.log(
       `${label[p].padEnd(14)} ${(med[p].rowsPerSecond / 1000).toFixed(0).padStart(6)}k rows/s   ${med[p].cpuMicrosPerRow.toFixed(2).padStart(6)} µs CPU/row   ${(med[p].rowsPerSecond / med.R1.rowsPerSecond).toFixed(2)}× R1   ${(med[p].rowsPerSecond / med.R2.rowsPerSecond).toFixed(2)}× R2`
@@ -342,8 +356,9 @@ const main = async () => {
   const mapVsR1 = med.map.rowsPerSecond / med.R1.rowsPerSecond
   const mapVsR2 = med.map.rowsPerSecond / med.R2.rowsPerSecond
   const passVsR1 = med.pass.rowsPerSecond / med.R1.rowsPerSecond
+  const passVsR1b = med.pass.rowsPerSecond / med.R1b.rowsPerSecond
   console.log(
-    `targets     map ${mapVsR2.toFixed(2)}× R2 (≥ 1.30)   map ${mapVsR1.toFixed(2)}× R1 (≥ 0.70)   pass ${passVsR1.toFixed(2)}× R1 (≥ 0.90)`
+    `targets     map ${mapVsR2.toFixed(2)}× R2 (≥ 1.30)   map ${mapVsR1.toFixed(2)}× R1 (≥ 0.70)   pass ${passVsR1.toFixed(2)}× R1 (≥ 0.90); pass ${passVsR1b.toFixed(2)}× R1b (same format)`
   )
   let rss: { small: number; large: number; smallRows: number; largeRows: number } | undefined
   if (env.BENCH_RSS !== "0") {
@@ -368,7 +383,12 @@ const main = async () => {
           { rowsPerSecond: Math.round(med[p].rowsPerSecond), cpuMicrosPerRow: round3(med[p].cpuMicrosPerRow) }
         ])
       ),
-      ratios: { mapVsR1: round3(mapVsR1), mapVsR2: round3(mapVsR2), passVsR1: round3(passVsR1) },
+      ratios: {
+        mapVsR1: round3(mapVsR1),
+        mapVsR2: round3(mapVsR2),
+        passVsR1: round3(passVsR1),
+        passVsR1b: round3(passVsR1b)
+      },
       peakRss:
         rss === undefined
           ? null

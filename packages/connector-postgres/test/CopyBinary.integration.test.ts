@@ -223,71 +223,94 @@ describeIf("COPY binary", () => {
     })
   )
 
-  it.live("PG → runner → PG in COPY binary: the target equals the source; other target types get decoded rows", () =>
-    Effect.gen(function* () {
-      // The columns whose types a sink's live table describes (uuid and name columns are loaded as decoded rows).
-      const copied = COLUMNS.filter(([, t]) => t !== "uuid" && t !== "name")
-      const columns = copied.map(([c, t]) => `${q(c)} ${t}`).join(", ")
-      yield* Effect.promise(() =>
-        withClient(async (client) => {
-          await client.query(`create table ${T("dst")} (id bigint, ${columns})`)
-          // Same columns, but the numerics as text: the rows cannot load as they are.
-          await client.query(
-            `create table ${T("dst_other")} (id bigint, ${columns.replace('"c_numeric" numeric,', '"c_numeric" text,')})`
-          )
-        })
-      )
-      for (const target of ["dst", "dst_other"]) {
-        const seen: Array<string> = []
-        const sink = PostgresSink.make({ connection: config, table: [schema, target], create: false })
-        const copy = Pipeline.make<PostgresSource.Row, PostgresSource.Row>({
-          name: `copy_binary_${target}`,
-          version: "1.0.0",
-          description: "copies the binary source table",
-          source: PostgresSource.make({
-            connection: config,
-            streams: [{ table: [schema, "src"], key: "id", columns: ["id", ...copied.map(([c]) => c)] }]
-          }),
-          sink: {
-            ...sink,
-            open: (context) =>
-              Effect.map(sink.open(context), (writer) => ({
-                ...writer,
-                write: (batch, ctx) => {
-                  if ((batch.encoded?.rows ?? batch.records.length) > 0) seen.push(batch.encoded?.format ?? "records")
-                  return writer.write(batch, ctx)
-                }
-              }))
-          }
-        })
-        const summary = yield* Runner.run(copy, {}).pipe(Effect.provide(Runner.layerMemory({ purgeIntervalMs: 0 })))
-        assert.strictEqual(summary.recordsWritten, ROWS, target)
-        assert.deepStrictEqual([...new Set(seen)], [EncodedRows.COPY_BINARY], target)
-        // Loaded as they came, every column is the same text; decoded rows re-encode json (whitespace) and jsonb
-        // (a number's trailing zeros), so those are compared as jsonb values.
-        const decoded = target !== "dst"
-        const texts = (table: string) =>
+  it.live(
+    "PG → runner → PG in COPY binary (append, replace, merge): the target equals the source; other target types get decoded rows",
+    () =>
+      Effect.gen(function* () {
+        // The columns whose types a sink's live table describes (uuid and name columns are loaded as decoded rows).
+        const copied = COLUMNS.filter(([, t]) => t !== "uuid" && t !== "name")
+        const columns = copied.map(([c, t]) => `${q(c)} ${t}`).join(", ")
+        yield* Effect.promise(() =>
           withClient(async (client) => {
-            const all = ["id", ...copied.map(([c]) => c)]
-              .filter((c) => !decoded || !c.startsWith("c_json"))
-              .map((c) => `${q(c)}::text`)
-              .join(", ")
-            return (await client.query(`select ${all} from ${T(table)} order by id`)).rows
-          })
-        const [from, to] = yield* Effect.promise(() => Promise.all([texts("src"), texts(target)]))
-        assert.deepStrictEqual(to, from, target)
-        const differentJson = yield* Effect.promise(() =>
-          withClient(async (client) => {
-            const r = await client.query(
-              `select count(*)::int as n from ${T("src")} s join ${T(target)} d using (id)
-               where s.c_json::jsonb is distinct from d.c_json::jsonb or s.c_jsonb is distinct from d.c_jsonb`
+            await client.query(`create table ${T("dst")} (id bigint, ${columns})`)
+            await client.query(`create table ${T("dst_replace")} (id bigint, ${columns})`)
+            await client.query(`create table ${T("dst_merge")} (id bigint primary key, ${columns})`)
+            // Rows the merge must update (and one it must leave alone).
+            await client.query(`insert into ${T("dst_merge")} (id, c_text) values (1, 'old'), (5, 'old'), (99, 'kept')`)
+            // Same columns, but the numerics as text: the rows cannot load as they are.
+            await client.query(
+              `create table ${T("dst_other")} (id bigint, ${columns.replace('"c_numeric" numeric,', '"c_numeric" text,')})`
             )
-            return r.rows[0].n as number
           })
         )
-        assert.strictEqual(differentJson, 0, target)
-      }
-    })
+        const dispositions = {
+          dst: undefined,
+          dst_other: undefined,
+          dst_replace: "replace",
+          dst_merge: { merge: { key: ["id"] } }
+        } as const
+        for (const [target, disposition] of Object.entries(dispositions)) {
+          const seen: Array<string> = []
+          const sink = PostgresSink.make({
+            connection: config,
+            table: [schema, target],
+            create: false,
+            ...(disposition === undefined ? {} : { disposition })
+          })
+          const copy = Pipeline.make<PostgresSource.Row, PostgresSource.Row>({
+            name: `copy_binary_${target}`,
+            version: "1.0.0",
+            description: "copies the binary source table",
+            source: PostgresSource.make({
+              connection: config,
+              streams: [{ table: [schema, "src"], key: "id", columns: ["id", ...copied.map(([c]) => c)] }]
+            }),
+            sink: {
+              ...sink,
+              open: (context) =>
+                Effect.map(sink.open(context), (writer) => ({
+                  ...writer,
+                  write: (batch, ctx) => {
+                    if ((batch.encoded?.rows ?? batch.records.length) > 0) seen.push(batch.encoded?.format ?? "records")
+                    return writer.write(batch, ctx)
+                  }
+                }))
+            }
+          })
+          const summary = yield* Runner.run(copy, {}).pipe(Effect.provide(Runner.layerMemory({ purgeIntervalMs: 0 })))
+          assert.strictEqual(summary.recordsWritten, ROWS, target)
+          assert.deepStrictEqual([...new Set(seen)], [EncodedRows.COPY_BINARY], target)
+          // Loaded as they came, every column is the same text; decoded rows re-encode json (whitespace) and jsonb
+          // (a number's trailing zeros), so those are compared as jsonb values.
+          const decoded = target === "dst_other"
+          const texts = (table: string) =>
+            withClient(async (client) => {
+              const all = ["id", ...copied.map(([c]) => c)]
+                .filter((c) => !decoded || !c.startsWith("c_json"))
+                .map((c) => `${q(c)}::text`)
+                .join(", ")
+              return (await client.query(`select ${all} from ${T(table)} where id <> 99 order by id`)).rows
+            })
+          const [from, to] = yield* Effect.promise(() => Promise.all([texts("src"), texts(target)]))
+          assert.deepStrictEqual(to, from, target)
+          const differentJson = yield* Effect.promise(() =>
+            withClient(async (client) => {
+              const r = await client.query(
+                `select count(*)::int as n from ${T("src")} s join ${T(target)} d using (id)
+               where s.c_json::jsonb is distinct from d.c_json::jsonb or s.c_jsonb is distinct from d.c_jsonb`
+              )
+              return r.rows[0].n as number
+            })
+          )
+          assert.strictEqual(differentJson, 0, target)
+          if (target === "dst_merge") {
+            const kept = yield* Effect.promise(() =>
+              withClient((client) => client.query(`select c_text from ${T(target)} where id = 99`))
+            )
+            assert.deepStrictEqual(kept.rows, [{ c_text: "kept" }])
+          }
+        }
+      })
   )
 
   it("malformed COPY binary fails with a CodecError naming what is wrong", () => {

@@ -96,7 +96,7 @@ class Reader {
   }
 
   /** Moves past exhausted chunks. */
-  private settle(): void {
+  settle(): void {
     while (this.chunk < this.chunks.length && this.offset >= this.chunks[this.chunk]!.length) {
       this.offset -= this.chunks[this.chunk]!.length
       this.chunk++
@@ -218,33 +218,67 @@ export const split = (chunks: ReadonlyArray<Uint8Array>, fields: number, groupRo
   const groups: Array<{ chunks: ReadonlyArray<Uint8Array>; rows: number }> = []
   const lastRows: Array<ReadonlyArray<Uint8Array>> = []
   let groupStart = reader.position
-  let rowStart = groupStart
+  // Where the last row read starts (chunk, offset): a position object is made only where a group ends.
+  let rowChunk = groupStart.chunk
+  let rowOffset = groupStart.offset
   let rows = 0
   let row = 0
+  const endGroup = (end: Position) => {
+    groups.push({ chunks: between(chunks, groupStart, end), rows })
+    lastRows.push(between(chunks, { chunk: rowChunk, offset: rowOffset }, end))
+    groupStart = end
+    rows = 0
+  }
   for (;;) {
+    const atChunk = reader.chunk
+    const atOffset = reader.offset
+    // Fast path: the whole tuple lies in the current chunk (nearly always, with page-sized chunks).
+    const c = chunks[atChunk]
+    if (c !== undefined && atOffset + 2 <= c.length) {
+      const count = ((c[atOffset]! << 24) | (c[atOffset + 1]! << 16)) >> 16
+      if (count === fields) {
+        let p = atOffset + 2
+        let whole = true
+        for (let f = 0; f < fields; f++) {
+          if (p + 4 > c.length) {
+            whole = false
+            break
+          }
+          const length = (c[p]! << 24) | (c[p + 1]! << 16) | (c[p + 2]! << 8) | c[p + 3]!
+          if (length < -1) throw new BinaryMalformed(f, row + 1, `a row does not hold ${fields} well-formed fields`)
+          p += 4 + (length > 0 ? length : 0)
+          if (p > c.length) {
+            whole = false
+            break
+          }
+        }
+        if (whole) {
+          row++
+          rows++
+          rowChunk = atChunk
+          rowOffset = atOffset
+          reader.offset = p
+          if (p === c.length) reader.settle()
+          if (rows === groupRows) endGroup(reader.position)
+          continue
+        }
+      }
+    }
     const at = reader.position
     const peek = reader.int16()
     if (peek === undefined) throw new BinaryMalformed(0, row + 1, "the COPY binary stream ends without its trailer")
     if (peek === -1) {
-      if (rows > 0) {
-        groups.push({ chunks: between(chunks, groupStart, at), rows })
-        lastRows.push(between(chunks, rowStart, at))
-      }
+      if (rows > 0) endGroup(at)
       break
     }
     reader.seek(at)
     row++
     if (!skipTuple(reader, fields))
       throw new BinaryMalformed(0, row, `a row does not hold ${fields} well-formed fields`)
-    rowStart = at
+    rowChunk = at.chunk
+    rowOffset = at.offset
     rows++
-    if (rows === groupRows) {
-      const end = reader.position
-      groups.push({ chunks: between(chunks, groupStart, end), rows })
-      lastRows.push(between(chunks, rowStart, end))
-      groupStart = end
-      rows = 0
-    }
+    if (rows === groupRows) endGroup(reader.position)
   }
   return { groups, lastRows }
 }
