@@ -98,7 +98,12 @@ const numericAt = (b: Buffer, o: number, length: number): string => {
   return out
 }
 
-const dateText = (days: number): string => {
+/** A date field as PostgreSQL prints it (ISO `DateStyle`): `2024-01-31`, `0044-03-15 BC`, `infinity`. */
+const dateAt = (b: Buffer, o: number, length: number): string => {
+  sized(length, 4, "date")
+  const days = int32At(b, o)
+  if (days === INT32_MAX) return "infinity"
+  if (days === INT32_MIN) return "-infinity"
   const d = dayText(days + PG_EPOCH_DAYS)
   return d.bc ? `${d.text} BC` : d.text
 }
@@ -163,11 +168,9 @@ export const valueAt = (b: Buffer, o: number, length: number, oid: number): unkn
     case UUID:
       sized(length, 16, "uuid")
       return uuidAt(b, o)
-    case DATE: {
-      sized(length, 4, "date")
-      const days = int32At(b, o)
-      return days === INT32_MAX ? "infinity" : days === INT32_MIN ? "-infinity" : decodeDate(dateText(days))
-    }
+    case DATE:
+      // As the text decoder reads the text PostgreSQL prints (`infinity` included).
+      return decodeDate(dateAt(b, o, length))
     case BYTEA:
       return Uint8Array.prototype.slice.call(b, o, o + length)
     default:
@@ -195,11 +198,8 @@ export const textAt = (b: Buffer, o: number, length: number, oid: number): strin
     case UUID:
       sized(length, 16, "uuid")
       return uuidAt(b, o)
-    case DATE: {
-      sized(length, 4, "date")
-      const days = int32At(b, o)
-      return days === INT32_MAX ? "infinity" : days === INT32_MIN ? "-infinity" : dateText(days)
-    }
+    case DATE:
+      return dateAt(b, o, length)
     case TIMESTAMP:
     case TIMESTAMPTZ: {
       sized(length, 8, oid === TIMESTAMP ? "timestamp" : "timestamptz")
