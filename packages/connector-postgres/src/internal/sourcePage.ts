@@ -110,19 +110,15 @@ export const read = (context: PageContext, bounds: PageBounds): Effect.Effect<Pa
     const statement = binary ? `${rendered.rows[0]!.statement} (FORMAT binary)` : rendered.rows[0]!.statement
     const position = (cursorText: string | null | undefined, keyText: string): internal.PageStart =>
       hasCursor ? { cursor: bounds.nulls === true ? null : (cursorText ?? null), key: keyText } : { key: keyText }
-    if (binary)
-      return yield* Effect.tryPromise({
-        try: async (): Promise<Page> => {
-          const { chunks } = await internal.copyChunks(context.client, statement, context.pooled)
-          return handOver(context, chunks, () => binaryPage(context, columns, chunks, keyIndex, cursorIndex, position))
-        },
-        catch: failure(context.source)
-      })
     if (direct)
       return yield* Effect.tryPromise({
         try: async (): Promise<Page> => {
           const { chunks, rows: reported } = await internal.copyChunks(context.client, statement, context.pooled)
-          return handOver(context, chunks, () => textPage(context, chunks, reported, keyIndex, cursorIndex, position))
+          return handOver(context, chunks, () =>
+            binary
+              ? binaryPage(context, chunks, keyIndex, cursorIndex, position)
+              : textPage(context, chunks, reported, keyIndex, cursorIndex, position)
+          )
         },
         catch: failure(context.source)
       })
@@ -195,12 +191,12 @@ const textPage = (
 /** A page read in COPY binary: its rows split into groups, each group's last row read for its position. */
 const binaryPage = (
   context: PageContext,
-  columns: ReadonlyArray<PostgresCodec.Column>,
   chunks: ReadonlyArray<Uint8Array>,
   keyIndex: number,
   cursorIndex: number,
   position: (cursorText: string | null | undefined, keyText: string) => internal.PageStart
 ): Page => {
+  const columns = context.columns
   const oids = columns.map((c) => c.oid)
   const split = EncodedRows.splitBinary(chunks, columns, context.groupRows)
   const encodedColumns = columns.map((c) => ({ name: c.name, type: String(c.oid) }))
