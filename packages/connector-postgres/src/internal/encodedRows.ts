@@ -42,11 +42,14 @@ export const splitBinary = (
 export const binaryRowFields = (
   row: ReadonlyArray<Uint8Array>,
   columns: ReadonlyArray<PostgresCodec.Column>,
-  oids: ReadonlyArray<number>,
   indexes: ReadonlyArray<number>
 ): ReadonlyArray<string | null> => {
   try {
-    return CopyBinary.rowFieldsText(row, oids, indexes)
+    return CopyBinary.rowFieldsText(
+      row,
+      columns.map((c) => c.oid),
+      indexes
+    )
   } catch (e) {
     throw codecError(columns, e)
   }

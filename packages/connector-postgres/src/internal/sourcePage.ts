@@ -197,7 +197,6 @@ const binaryPage = (
   position: (cursorText: string | null | undefined, keyText: string) => internal.PageStart
 ): Page => {
   const columns = context.columns
-  const oids = columns.map((c) => c.oid)
   const split = EncodedRows.splitBinary(chunks, columns, context.groupRows)
   const encodedColumns = columns.map((c) => ({ name: c.name, type: String(c.oid) }))
   const groups = split.groups.map(
@@ -207,7 +206,7 @@ const binaryPage = (
   if (rows === 0 || context.key === undefined)
     return { records: undefined, groups, ends: undefined, rows, last: undefined }
   const ends = split.lastRows.map((row) => {
-    const [cursorText, keyText] = EncodedRows.binaryRowFields(row, columns, oids, [cursorIndex, keyIndex])
+    const [cursorText, keyText] = EncodedRows.binaryRowFields(row, columns, [cursorIndex, keyIndex])
     return position(cursorText, keyText!)
   })
   return { records: undefined, groups, ends, rows, last: ends.at(-1) }
