@@ -184,20 +184,6 @@ export const valueAt = (b: Buffer, o: number, length: number, oid: number): unkn
  */
 export const textAt = (b: Buffer, o: number, length: number, oid: number): string => {
   switch (oid) {
-    case INT8:
-      sized(length, 8, "int8")
-      return String(int64At(b, o))
-    case INT4:
-      sized(length, 4, "int4")
-      return String(int32At(b, o))
-    case INT2:
-      sized(length, 2, "int2")
-      return String(int16At(b, o))
-    case NUMERIC:
-      return numericAt(b, o, length)
-    case UUID:
-      sized(length, 16, "uuid")
-      return uuidAt(b, o)
     case DATE:
       return dateAt(b, o, length)
     case TIMESTAMP:
@@ -210,11 +196,17 @@ export const textAt = (b: Buffer, o: number, length: number, oid: number): strin
         kept === "" ? "" : `.${kept}`
       )
     }
+    case INT8:
+    case INT4:
+    case INT2:
+    case NUMERIC:
+    case UUID:
     case TEXT:
     case VARCHAR:
     case BPCHAR:
     case NAME:
-      return utf8Slice(b, o, o + length)
+      // Their decoded values are the printed text, or integers whose decimal form it is.
+      return String(valueAt(b, o, length, oid))
     default:
       throw new BadValue(`type ${oid}`)
   }
