@@ -14,6 +14,7 @@ import { Effect, Option, Schema, type Scope } from "effect"
 import type pg from "pg"
 import { from as copyFromStdin } from "pg-copy-streams"
 import * as CopyBinary from "./internal/copyBinary.ts"
+import * as CopyBinaryEncode from "./internal/copyBinaryEncode.ts"
 import * as CopyBuffers from "./internal/copyBuffers.ts"
 import * as EncodedRows from "./internal/encodedRows.ts"
 import * as Pool from "./internal/pool.ts"
@@ -262,6 +263,15 @@ const copyRows = (client: pg.PoolClient, target: SinkSql.Target, payload: Payloa
 /** COPY text to load (encoded by this sink, or chunks that came encoded from the source), or COPY binary rows. */
 type Payload = string | ReadonlyArray<Uint8Array>
 
+/** A batch's rows ready for COPY, and the records refused on the way. */
+interface EncodedBatch {
+  readonly payload: Payload
+  /** The payload is COPY binary rows (without header and trailer), not COPY text. */
+  readonly binary?: boolean
+  readonly written: number
+  readonly rejected: ReadonlyArray<Rejection>
+}
+
 /** The first array value of `record` in `columns` whose shape PostgreSQL would refuse, as a reason. */
 const shapeReason = (record: Record<string, unknown>, columns: ReadonlyArray<string>): string | undefined => {
   for (const name of columns) {
@@ -283,13 +293,7 @@ const encodeBatch = (
   indexes?: ReadonlyArray<number>,
   already: ReadonlyArray<{ readonly index: number; readonly reason: string }> = [],
   shaped: ReadonlyArray<string> = []
-): {
-  readonly payload: Payload
-  /** The payload is COPY binary rows (without header and trailer), not COPY text. */
-  readonly binary?: boolean
-  readonly written: number
-  readonly rejected: ReadonlyArray<Rejection>
-} => {
+): EncodedBatch => {
   let payload = ""
   let written = 0
   const rejected: Array<{ readonly index: number; readonly reason: string }> = [...already]
@@ -583,9 +587,33 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
       const columnsFor = (state: Live, prepared: Prepared) =>
         state.columns.filter((c) => declaredNames.has(c.name) || prepared.plan.present.has(c.name))
 
-      const encode = (state: Live, prepared: Prepared) => {
+      /**
+       * The batch's rows for COPY: in binary when every column has a binary form and every value an exact one
+       * (PostgreSQL reads it for about half the CPU of text), else as COPY text, which refuses records one by one.
+       * `copy` takes binary rows out of the encoder's scratch memory.
+       */
+      const encode = (
+        state: Live,
+        prepared: Prepared,
+        copy: (bytes: Uint8Array) => Uint8Array = (bytes) => Buffer.from(bytes)
+      ): { readonly columns: ReadonlyArray<SinkSql.LiveColumn>; readonly batch: EncodedBatch } => {
         const columns = columnsFor(state, prepared)
-        const encoder = PostgresCodec.makeEncoder(columns.map((c) => ({ name: c.name, oid: SinkSql.liveOid(c) })))
+        const typed = columns.map((c) => ({ name: c.name, oid: SinkSql.liveOid(c) }))
+        if (prepared.records.length > 0 && CopyBinaryEncode.supports(typed.map((c) => c.oid))) {
+          const rows = CopyBinaryEncode.encodeRows(typed, prepared.records)
+          if (rows !== undefined)
+            return {
+              columns,
+              batch: {
+                payload: [copy(rows)],
+                binary: true,
+                written: prepared.records.length,
+                // In batch order, as the text encoder leaves them.
+                rejected: [...prepared.rejected].sort((a, b) => a.index - b.index)
+              }
+            }
+        }
+        const encoder = PostgresCodec.makeEncoder(typed)
         const shaped = columns.filter((c) => SinkArrays.hasDimensions(c.type)).map((c) => c.name)
         return { columns, batch: encodeBatch(encoder, prepared.records, prepared.indexes, prepared.rejected, shaped) }
       }
@@ -645,7 +673,7 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
       /** Applies the encoded rows inside the caller's transaction, as the disposition says. */
       const apply = (
         client: pg.PoolClient,
-        batch: ReturnType<typeof encodeBatch>,
+        batch: EncodedBatch,
         columns: ReadonlyArray<SinkSql.LiveColumn>,
         state: Live,
         ctx: Sink.WriteContext
@@ -945,13 +973,17 @@ export const make = (input: SinkOptionsInput): Sink.Sink<Record<string, unknown>
         if (!live.exists) return undefined
         const plan = Evolution.scan(records, live.columns)
         if (!Evolution.isEmpty(plan)) return undefined
-        const { columns, batch } = encode(live, { plan, ddl: [], records, indexes: undefined, rejected: [] })
-        if (columns.length === 0 || typeof batch.payload !== "string") return undefined
+        const { columns, batch } = encode(
+          live,
+          { plan, ddl: [], records, indexes: undefined, rejected: [] },
+          buffers.copy
+        )
+        if (columns.length === 0) return undefined
         const encoded: Batch.Encoded = {
-          format: EncodedRows.COPY_TEXT,
+          format: batch.binary === true ? EncodedRows.COPY_BINARY : EncodedRows.COPY_TEXT,
           columns: columns.map((c) => ({ name: c.name, type: String(SinkSql.liveOid(c)) })),
           rows: batch.written,
-          chunks: [buffers.encode(batch.payload)]
+          chunks: typeof batch.payload === "string" ? [buffers.encode(batch.payload)] : batch.payload
         }
         return { encoded, rejected: batch.rejected }
       }
@@ -1011,15 +1043,12 @@ interface Work {
   readonly state: Live
   readonly prepared: Prepared
   readonly columns: ReadonlyArray<SinkSql.LiveColumn>
-  readonly batch: ReturnType<typeof encodeBatch>
+  readonly batch: EncodedBatch
 }
 
 const NO_CHANGES: ReadonlyArray<Sink.SchemaChange> = []
 
-const resultOf = (
-  batch: ReturnType<typeof encodeBatch>,
-  changes: ReadonlyArray<Sink.SchemaChange>
-): Sink.WriteResult => ({
+const resultOf = (batch: EncodedBatch, changes: ReadonlyArray<Sink.SchemaChange>): Sink.WriteResult => ({
   written: batch.written,
   ...(batch.rejected.length === 0 ? {} : { rejected: batch.rejected }),
   ...(changes.length === 0 ? {} : { schemaChanges: changes })

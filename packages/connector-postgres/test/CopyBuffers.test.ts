@@ -17,6 +17,31 @@ describe("CopyBuffers", () => {
     })
   })
 
+  it("copies bytes exactly, into the same pages as texts, and never onto a slice in flight", () => {
+    const buffers = CopyBuffers.make()
+    const source = Buffer.alloc(600 * 1024)
+    for (let i = 0; i < source.length; i++) source[i] = i % 251
+    const text = buffers.encode("text first\n")
+    const small = buffers.copy(source.subarray(0, 1000))
+    assert.strictEqual(small.buffer, text.buffer, "after the text, in its page")
+    assert.isFalse(overlaps(small, text))
+    const large = buffers.copy(source)
+    assert.notStrictEqual(large.buffer, text.buffer, "over half a page: a buffer of its own")
+    const more = Array.from({ length: 40 }, (_, i) => buffers.copy(source.subarray(i, i + 100_000)))
+    // The scratch memory the bytes came from may be written again at once: every copy keeps its bytes.
+    source.fill(0)
+    assert.strictEqual(Buffer.from(text).toString(), "text first\n")
+    for (let i = 0; i < 1000; i++) assert.strictEqual(small[i], i % 251)
+    for (let i = 0; i < 600 * 1024; i += 997) assert.strictEqual(large[i], i % 251)
+    more.forEach((chunk, k) => {
+      assert.strictEqual(chunk.byteLength, 100_000)
+      for (let i = 0; i < chunk.length; i += 101) assert.strictEqual(chunk[i], (i + k) % 251, `${k}@${i}`)
+    })
+    const all = [text, small, ...more]
+    for (let i = 0; i < all.length; i++)
+      for (let j = i + 1; j < all.length; j++) assert.isFalse(overlaps(all[i]!, all[j]!), `${i} and ${j}`)
+  })
+
   it("fills a page with several texts, and never lets two slices in flight overlap", () => {
     const buffers = CopyBuffers.make()
     const text = "row\t".repeat(10_000)

@@ -1,4 +1,4 @@
-// Memory for the COPY text a sink encodes ahead of its writes, reused once a write has sent it. Encoded batches live
+// Memory for the COPY text (or binary rows) a sink encodes ahead of its writes, reused once a write has sent it. Encoded batches live
 // from the early stage until their write ends, long enough for V8 to promote their buffers, which then wait for a
 // full collection while new ones are allocated: a map pipeline's external memory peaked at ~110 MiB. Reusing them
 // keeps it to the bytes in flight.
@@ -23,6 +23,8 @@ export const KEEP_PAGES = 16
 export interface CopyBuffers {
   /** The text as UTF-8, in one slice (of a pooled page when the size allows). */
   readonly encode: (text: string) => Uint8Array
+  /** A copy of `bytes` (COPY binary rows), in one slice (of a pooled page when the size allows). */
+  readonly copy: (bytes: Uint8Array) => Uint8Array
   /** Gives back the pooled slices among `chunks` (others are ignored; each is given back at most once). */
   readonly release: (chunks: ReadonlyArray<Uint8Array>) => void
   /** Free pages held, for tests. */
@@ -55,22 +57,38 @@ export const make = (): CopyBuffers => {
   const fits = (page: Page, text: string): boolean =>
     page.used + text.length * 3 <= PAGE_SIZE || page.used + Buffer.byteLength(text, "utf8") <= PAGE_SIZE
 
+  // The page with room for `bytes` more: the current one, else a new one (the filled page leaves the writer; it is
+  // freed by its last slice's release, or now if none is out).
+  const pageFor = (bytes: number | string): Page => {
+    if (
+      current === undefined ||
+      (typeof bytes === "string" ? !fits(current, bytes) : current.used + bytes > PAGE_SIZE)
+    ) {
+      if (current !== undefined && current.lent === 0) keep(current)
+      current = newPage()
+    }
+    return current
+  }
+  const lend = (page: Page, written: number): Uint8Array => {
+    const slice = page.buffer.subarray(page.used, page.used + written)
+    page.used += written
+    page.lent++
+    lent.set(slice, page)
+    return slice
+  }
+
   return {
     encode: (text) => {
       if (text.length * 3 > PAGE_SIZE / 2 && Buffer.byteLength(text, "utf8") > PAGE_SIZE / 2)
         return Buffer.from(text, "utf8")
-      if (current === undefined || !fits(current, text)) {
-        // The filled page leaves the writer; it is freed by its last slice's release (or now, if none is out).
-        if (current !== undefined && current.lent === 0) keep(current)
-        current = newPage()
-      }
-      const page = current
-      const written = page.buffer.write(text, page.used, "utf8")
-      const slice = page.buffer.subarray(page.used, page.used + written)
-      page.used += written
-      page.lent++
-      lent.set(slice, page)
-      return slice
+      const page = pageFor(text)
+      return lend(page, page.buffer.write(text, page.used, "utf8"))
+    },
+    copy: (bytes) => {
+      if (bytes.length > PAGE_SIZE / 2) return Buffer.from(bytes)
+      const page = pageFor(bytes.length)
+      page.buffer.set(bytes, page.used)
+      return lend(page, bytes.length)
     },
     release: (chunks) => {
       for (const chunk of chunks) {

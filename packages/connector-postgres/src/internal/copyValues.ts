@@ -102,7 +102,7 @@ const isExponent = (s: string, from: number): boolean => {
 // dates and timestamps
 
 // Days since 1970-01-01 of a proleptic Gregorian date (astronomical years: 1 BC is year 0). H. Hinnant's algorithm.
-const daysFromCivil = (year: number, month: number, day: number): number => {
+export const daysFromCivil = (year: number, month: number, day: number): number => {
   const y = month <= 2 ? year - 1 : year
   const era = Math.floor(y / 400)
   const yoe = y - era * 400
@@ -111,7 +111,7 @@ const daysFromCivil = (year: number, month: number, day: number): number => {
   return era * 146097 + doe - 719468
 }
 
-const daysInMonth = (year: number, month: number): number => {
+export const daysInMonth = (year: number, month: number): number => {
   if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31
 }
