@@ -211,13 +211,25 @@ export const scan = (records: ReadonlyArray<Record<string, unknown>>, live: Read
   const present = new Set<string>()
   const fresh = new Map<string, Array<unknown>>()
   const needs = new Map<string, string>()
+  // Records of a batch mostly share their keys in order: the key seen last at each position, with its column, saves
+  // the two lookups per field (a key seen there before is already in `present`).
+  const seenKeys: Array<string> = []
+  const seenColumns: Array<LiveColumn | undefined> = []
   for (const record of records) {
+    let position = 0
     for (const k in record) {
+      const at = position++
       const v = record[k]
       if (v === undefined) continue
-      present.add(k)
+      let column: LiveColumn | undefined
+      if (seenKeys[at] === k) column = seenColumns[at]
+      else {
+        present.add(k)
+        column = byName.get(k)
+        seenKeys[at] = k
+        seenColumns[at] = column
+      }
       if (v === null) continue
-      const column = byName.get(k)
       if (column === undefined) {
         const values = fresh.get(k)
         if (values === undefined) fresh.set(k, [v])
