@@ -12,6 +12,8 @@ import { Effect, Stream } from "effect"
 import { from as copyFrom } from "pg-copy-streams"
 import * as CopyBinary from "../src/internal/copyBinary.ts"
 import * as CopyBinaryEncode from "../src/internal/copyBinaryEncode.ts"
+import * as EncodedRows from "../src/internal/encodedRows.ts"
+import * as SinkSql from "../src/internal/sinkSql.ts"
 import * as PostgresCodec from "../src/PostgresCodec.ts"
 import * as PostgresSink from "../src/PostgresSink.ts"
 import { connection, database, withClient } from "./utils.ts"
@@ -264,6 +266,70 @@ describe.skipIf(db.unreachable !== undefined)("COPY binary records (PostgreSQL)"
     assert.isFalse(CopyBinaryEncode.supports([Oid._int8]))
     assert.isFalse(CopyBinaryEncode.supports([]))
   })
+
+  it.effect("uuid columns take uuid rows as they are, and records in binary", () =>
+    Effect.gen(function* () {
+      // The live type of a uuid column is uuid (not text): COPY rows of uuid load undecoded.
+      assert.strictEqual(SinkSql.liveTypeOf("uuid"), "uuid")
+      assert.strictEqual(SinkSql.liveOid({ name: "id", type: SinkSql.liveTypeOf("uuid") }), Oid.uuid)
+      assert.strictEqual(SinkSql.liveOid({ name: "ids", type: SinkSql.liveTypeOf("ARRAY", "_uuid") }), Oid._uuid)
+      const live = [{ name: "id", type: SinkSql.liveTypeOf("uuid") }]
+      const encoded = {
+        format: EncodedRows.COPY_BINARY,
+        columns: [{ name: "id", type: String(Oid.uuid) }],
+        rows: 0,
+        chunks: []
+      }
+      assert.deepStrictEqual(EncodedRows.directColumns(encoded, live, SinkSql.liveOid), live)
+      yield* Effect.promise(() => withClient((c) => c.query(`create table ${T("uuids")} (id uuid, ids uuid[], n int)`)))
+      const sink = PostgresSink.make({ connection, table: [schema, "uuids"], create: false })
+      const a = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+      const b = "B0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A12"
+      const format = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const writer = yield* sink.open({
+            runId: "r0",
+            pipeline: "uuids",
+            stateKey: "uuids",
+            lease: { key: "uuids", runId: "r0", token: 1, expiresAt: Date.now() + 60_000 }
+          })
+          return [
+            writer.encode?.([{ id: a, n: 1 }], "default")?.encoded.format,
+            // uuid[] has no binary writer: the group goes as COPY text.
+            writer.encode?.([{ id: a, ids: [a, b], n: 2 }], "default")?.encoded.format
+          ]
+        })
+      )
+      assert.deepStrictEqual(format, ["postgres/copy-binary", "postgres/copy-text"])
+      const rows = [
+        { id: a, n: 1 },
+        { id: b, ids: [a, b], n: 2 },
+        { id: `{${a}}`, n: 3 }
+      ]
+      const p = Pipeline.make({
+        name: "copy_binary_uuids",
+        version: "1.0.0",
+        description: "uuid columns",
+        source: Source.make({
+          name: "rows",
+          read: () => Stream.fromIterable(rows.map((row, i) => Batch.make([row], { checkpoint: i + 1 })))
+        }),
+        sink,
+        options: { batch: { rows: 1 } }
+      })
+      const summary = yield* Runner.run(p, {}).pipe(Effect.provide(Runner.layerMemory({ purgeIntervalMs: 0 })))
+      assert.strictEqual(summary.recordsWritten, 3)
+      const stored = yield* Effect.promise(() =>
+        withClient(async (c) => (await c.query(`select id::text, ids::text, n from ${T("uuids")} order by n`)).rows)
+      )
+      assert.deepStrictEqual(stored, [
+        { id: a, ids: null, n: 1 },
+        { id: b.toLowerCase(), ids: `{${a},${b.toLowerCase()}}`, n: 2 },
+        // A form PostgreSQL accepts that the binary writer does not take: written as COPY text.
+        { id: a, ids: null, n: 3 }
+      ])
+    })
+  )
 
   it.effect("a sink encodes ahead in binary when it can, else in COPY text, and a run with both stores every row", () =>
     Effect.gen(function* () {

@@ -56,7 +56,7 @@ export interface DeclaredColumn {
 }
 
 /** A scalar type as the table has it: a declarable type or one the sink only writes. */
-export type LiveScalar = ScalarType | "smallint" | "real" | "varchar" | "character" | "json" | "other"
+export type LiveScalar = ScalarType | "smallint" | "real" | "varchar" | "character" | "json" | "uuid" | "other"
 
 /** A column type as the table has it (read from information_schema): a live scalar or an array of one. */
 export type LiveType = LiveScalar | `${LiveScalar}[]`
@@ -86,6 +86,7 @@ const scalarSql: Record<LiveScalar, Fragment> = {
   varchar: sql`text`,
   character: sql`text`,
   json: sql`json`,
+  uuid: sql`uuid`,
   other: sql`text`
 }
 
@@ -107,6 +108,7 @@ const scalarOids: Record<LiveScalar, readonly [scalar: number, array: number]> =
   varchar: [PostgresCodec.Oid.varchar, PostgresCodec.Oid._varchar],
   character: [PostgresCodec.Oid.bpchar, PostgresCodec.Oid._bpchar],
   json: [PostgresCodec.Oid.json, PostgresCodec.Oid._json],
+  uuid: [PostgresCodec.Oid.uuid, PostgresCodec.Oid._uuid],
   other: [PostgresCodec.Oid.text, PostgresCodec.Oid._text]
 }
 
@@ -144,7 +146,8 @@ const dataTypes: Record<string, LiveScalar> = {
   date: "date",
   jsonb: "jsonb",
   json: "json",
-  bytea: "bytea"
+  bytea: "bytea",
+  uuid: "uuid"
 }
 
 /** Array element types by `udt_name` (the array type's name: `_int8`). */
@@ -164,7 +167,8 @@ const udtElements: Record<string, LiveScalar> = {
   _date: "date",
   _jsonb: "jsonb",
   _json: "json",
-  _bytea: "bytea"
+  _bytea: "bytea",
+  _uuid: "uuid"
 }
 
 /** The live type of an information_schema `data_type` (and, for `ARRAY`, the `udt_name` naming its element). */
