@@ -174,6 +174,46 @@ const textOf = (table: string) =>
     return (await c.query(`select n, ${list} from ${T(table)} order by n`)).rows
   })
 
+/** The formats a sink's early encoding picks for each group of `groups` (a writer opened for the purpose). */
+const formatsOf = (
+  sink: ReturnType<typeof PostgresSink.make>,
+  key: string,
+  groups: ReadonlyArray<ReadonlyArray<object>>
+) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const writer = yield* sink.open({
+        runId: "r0",
+        pipeline: key,
+        stateKey: key,
+        lease: { key, runId: "r0", token: 1, expiresAt: Date.now() + 60_000 }
+      })
+      return groups.map(
+        (records) => writer.encode?.(records as Array<Record<string, unknown>>, "default")?.encoded.format
+      )
+    })
+  )
+
+/** Runs `rows` into `sink`, a batch per row; the records written. */
+const runRows = (name: string, sink: ReturnType<typeof PostgresSink.make>, rows: ReadonlyArray<object>) =>
+  Effect.map(
+    Runner.run(
+      Pipeline.make({
+        name,
+        version: "1.0.0",
+        description: "rows a batch at a time",
+        source: Source.make({
+          name: "rows",
+          read: () => Stream.fromIterable(rows.map((row, i) => Batch.make([row], { checkpoint: i + 1 })))
+        }),
+        sink,
+        options: { batch: { rows: 1 } }
+      }),
+      {}
+    ).pipe(Effect.provide(Runner.layerMemory({ purgeIntervalMs: 0 }))),
+    (summary) => summary.recordsWritten
+  )
+
 describe.skipIf(db.unreachable !== undefined)("COPY binary records (PostgreSQL)", () => {
   beforeAll(() => withClient((c) => c.query(`create schema ${q(schema)}`)))
   afterAll(() => withClient((c) => c.query(`drop schema if exists ${q(schema)} cascade`)))
@@ -285,40 +325,18 @@ describe.skipIf(db.unreachable !== undefined)("COPY binary records (PostgreSQL)"
       const sink = PostgresSink.make({ connection, table: [schema, "uuids"], create: false })
       const a = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
       const b = "B0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A12"
-      const format = yield* Effect.scoped(
-        Effect.gen(function* () {
-          const writer = yield* sink.open({
-            runId: "r0",
-            pipeline: "uuids",
-            stateKey: "uuids",
-            lease: { key: "uuids", runId: "r0", token: 1, expiresAt: Date.now() + 60_000 }
-          })
-          return [
-            writer.encode?.([{ id: a, n: 1 }], "default")?.encoded.format,
-            // uuid[] has no binary writer: the group goes as COPY text.
-            writer.encode?.([{ id: a, ids: [a, b], n: 2 }], "default")?.encoded.format
-          ]
-        })
-      )
+      const format = yield* formatsOf(sink, "uuids", [
+        [{ id: a, n: 1 }],
+        // uuid[] has no binary writer: the group goes as COPY text.
+        [{ id: a, ids: [a, b], n: 2 }]
+      ])
       assert.deepStrictEqual(format, ["postgres/copy-binary", "postgres/copy-text"])
       const rows = [
         { id: a, n: 1 },
         { id: b, ids: [a, b], n: 2 },
         { id: `{${a}}`, n: 3 }
       ]
-      const p = Pipeline.make({
-        name: "copy_binary_uuids",
-        version: "1.0.0",
-        description: "uuid columns",
-        source: Source.make({
-          name: "rows",
-          read: () => Stream.fromIterable(rows.map((row, i) => Batch.make([row], { checkpoint: i + 1 })))
-        }),
-        sink,
-        options: { batch: { rows: 1 } }
-      })
-      const summary = yield* Runner.run(p, {}).pipe(Effect.provide(Runner.layerMemory({ purgeIntervalMs: 0 })))
-      assert.strictEqual(summary.recordsWritten, 3)
+      assert.strictEqual(yield* runRows("copy_binary_uuids", sink, rows), 3)
       const stored = yield* Effect.promise(() =>
         withClient(async (c) => (await c.query(`select id::text, ids::text, n from ${T("uuids")} order by n`)).rows)
       )
@@ -340,32 +358,10 @@ describe.skipIf(db.unreachable !== undefined)("COPY binary records (PostgreSQL)"
       const exact = [{ id: 1n, at: ts("2024-01-02T03:04:05.000001Z"), note: "binary" }]
       // A string timestamp is read in the session's zone by PostgreSQL: only COPY text keeps that.
       const loose = [{ id: 2n, at: "2024-01-02 03:04:05.000002+02", note: "text" }]
-      const formats = yield* Effect.scoped(
-        Effect.gen(function* () {
-          const writer = yield* sink.open({
-            runId: "r0",
-            pipeline: "encode_ahead",
-            stateKey: "encode_ahead:mixed",
-            lease: { key: "encode_ahead:mixed", runId: "r0", token: 1, expiresAt: Date.now() + 60_000 }
-          })
-          return [writer.encode?.(exact, "default")?.encoded.format, writer.encode?.(loose, "default")?.encoded.format]
-        })
-      )
+      const formats = yield* formatsOf(sink, "encode_ahead:mixed", [exact, loose])
       assert.deepStrictEqual(formats, ["postgres/copy-binary", "postgres/copy-text"])
       const rows = [...exact, ...loose, { id: 3n, at: ts("2024-01-02T03:04:05.000003Z"), note: "binary again" }]
-      const p = Pipeline.make({
-        name: "copy_binary_mixed",
-        version: "1.0.0",
-        description: "mixed binary and text groups",
-        source: Source.make({
-          name: "rows",
-          read: () => Stream.fromIterable(rows.map((row, i) => Batch.make([row], { checkpoint: i + 1 })))
-        }),
-        sink,
-        options: { batch: { rows: 1 } }
-      })
-      const summary = yield* Runner.run(p, {}).pipe(Effect.provide(Runner.layerMemory({ purgeIntervalMs: 0 })))
-      assert.strictEqual(summary.recordsWritten, 3)
+      assert.strictEqual(yield* runRows("copy_binary_mixed", sink, rows), 3)
       const stored = yield* Effect.promise(() =>
         withClient(async (c) => (await c.query(`select id::text, at::text, note from ${T("mixed")} order by id`)).rows)
       )
