@@ -1,7 +1,7 @@
-// Memory for the COPY text (or binary rows) a sink encodes ahead of its writes, reused once a write has sent it. Encoded batches live
-// from the early stage until their write ends, long enough for V8 to promote their buffers, which then wait for a
-// full collection while new ones are allocated: a map pipeline's external memory peaked at ~110 MiB. Reusing them
-// keeps it to the bytes in flight.
+// Memory for the COPY text (or COPY binary rows) a sink encodes ahead of its writes, reused once a write has sent
+// it. Encoded batches live from the early stage until their write ends, long enough for V8 to promote their buffers,
+// which then wait for a full collection while new ones are allocated: a map pipeline's external memory peaked at
+// ~110 MiB. Reusing them keeps it to the bytes in flight.
 //
 // Texts are written one after another into pages of `PAGE_SIZE` bytes, each text a slice of its page, so a page holds
 // several texts with little left over (a buffer per text, rounded up to a power of two, wasted ~40% on the early
