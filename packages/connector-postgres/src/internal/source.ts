@@ -4,10 +4,10 @@
 // spliced into SQL text on the client. A stream reads a table or a query written with `sql`: the query goes into
 // plain statements as a bound fragment, and into COPY as its literal text with each value a `%L` of `format()`.
 import type pg from "pg"
-import { to as copyTo } from "pg-copy-streams"
 import * as PostgresCodec from "../PostgresCodec.ts"
 import type * as Sql from "../Sql.ts"
 import { sql } from "../Sql.ts"
+import * as CopyOut from "./copyOut.ts"
 import * as SourceBuffers from "./sourceBuffers.ts"
 
 /** A table as the catalog names it. */
@@ -318,7 +318,7 @@ export const copyChunks = async (
   pooled = false
 ): Promise<{ readonly chunks: Array<Uint8Array>; readonly rows: number | undefined }> => {
   const chunks: Array<Uint8Array> = []
-  const stream = client.query(copyTo(statement))
+  const stream = client.query(CopyOut.make(statement))
   try {
     if (pooled) for await (const chunk of stream) SourceBuffers.append(chunk as Buffer, chunks)
     else for await (const chunk of stream) chunks.push(chunk as Buffer)
@@ -339,7 +339,7 @@ export const copyRows = async (
 ): Promise<{ readonly rows: Array<PostgresCodec.Row>; readonly aside: ReadonlyArray<unknown> }> => {
   const decoder = PostgresCodec.makeDecoder(columns, { aside })
   const rows: Array<PostgresCodec.Row> = []
-  const stream = client.query(copyTo(statement))
+  const stream = client.query(CopyOut.make(statement))
   for await (const chunk of stream) decoder.pushInto(chunk as Buffer, rows)
   decoder.end()
   return { rows, aside: decoder.aside }

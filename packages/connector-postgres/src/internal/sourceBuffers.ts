@@ -1,5 +1,5 @@
 // Memory for the COPY output a source hands to a PostgreSQL sink undecoded (pass-through), reused once the sink has
-// committed it. pg-copy-streams allocates a new buffer for each piece of COPY output (~19 KiB on average); kept
+// committed it. The COPY reader hands on each socket read as a buffer of its own (up to 64 KiB); kept
 // until its batch commits, V8 promotes them and counts their bytes against the old generation until a full
 // collection frees them: a pass-through pipeline ran a mark-compact per batch. Copied into pages reused from batch
 // to batch, the pieces die young and the pages' memory is allocated once; the sink's writes are also page-sized
