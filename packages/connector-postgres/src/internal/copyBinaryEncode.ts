@@ -7,7 +7,7 @@
 // encodes the whole group as COPY text, which stores it or refuses the record as before.
 import { Timestamp } from "@data-mcp/core"
 import * as Values from "./copyBinaryValues.ts"
-import { daysFromCivil, daysInMonth, encodeJson } from "./copyValues.ts"
+import { daysFromCivil, daysInMonth, encodeJson, readDate } from "./copyValues.ts"
 import { printedText } from "./jsonText.ts"
 
 /** A column written: its name in the records and its type OID. */
@@ -96,8 +96,6 @@ const lengthAndText = (s: string, prefix: number): void => {
   out[start + 2] = length >>> 8
   out[start + 3] = length
 }
-
-const digit = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : -1)
 
 /** `-?D+(.D+)?` as numeric's binary form (base-10000 digits), or give up. */
 const numeric = (s: string): void => {
@@ -209,24 +207,17 @@ const hex = (c: number): number =>
 
 /** A plain `YYYY-MM-DD` date of years 0001-9999 as days since 2000-01-01, or give up. */
 const date = (s: string): void => {
-  if (s.length !== 10 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) throw GIVE_UP
-  let year = 0
-  for (let i = 0; i < 4; i++) {
-    const d = digit(s.charCodeAt(i))
-    if (d < 0) throw GIVE_UP
-    year = year * 10 + d
+  if (s.length !== 10) throw GIVE_UP
+  let d: ReturnType<typeof readDate>
+  try {
+    d = readDate(s, "a date")
+  } catch {
+    throw GIVE_UP
   }
-  const m1 = digit(s.charCodeAt(5))
-  const m2 = digit(s.charCodeAt(6))
-  const d1 = digit(s.charCodeAt(8))
-  const d2 = digit(s.charCodeAt(9))
-  if (m1 < 0 || m2 < 0 || d1 < 0 || d2 < 0) throw GIVE_UP
-  const month = m1 * 10 + m2
-  const day = d1 * 10 + d2
-  if (year === 0 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) throw GIVE_UP
+  if (d.end !== 10 || d.year === 0 || d.day > daysInMonth(d.year, d.month)) throw GIVE_UP
   ensure(8)
   int32(4)
-  int32(daysFromCivil(year, month, day) - PG_EPOCH_DAYS)
+  int32(daysFromCivil(d.year, d.month, d.day) - PG_EPOCH_DAYS)
 }
 
 /** Epoch microseconds of 0001-01-01 to 9999-12-31 as PostgreSQL's timestamp (microseconds since 2000-01-01). */

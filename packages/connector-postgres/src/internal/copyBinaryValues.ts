@@ -119,6 +119,12 @@ const timestampAt = (b: Buffer, o: number): bigint | "infinity" | "-infinity" =>
   return micros + PG_EPOCH_MICROS
 }
 
+/** A timestamp or timestamptz field (`length` checked) as its epoch microseconds, or its infinity. */
+const timestampField = (b: Buffer, o: number, length: number, oid: number): bigint | "infinity" | "-infinity" => {
+  sized(length, 8, oid === TIMESTAMP ? "timestamp" : "timestamptz")
+  return timestampAt(b, o)
+}
+
 // JSON text is kept for the text encoder only when it is valid COPY text as it is (as the text decoder does).
 const jsonValue = (s: string): unknown => {
   if (/[\\\t\n\r]/.test(s)) return decodeJson(s)
@@ -144,8 +150,7 @@ export const valueAt = (b: Buffer, o: number, length: number, oid: number): unkn
       return numericAt(b, o, length)
     case TIMESTAMPTZ:
     case TIMESTAMP: {
-      sized(length, 8, oid === TIMESTAMP ? "timestamp" : "timestamptz")
-      const micros = timestampAt(b, o)
+      const micros = timestampField(b, o, length, oid)
       return typeof micros === "bigint" ? new Timestamp.Timestamp(micros, oid === TIMESTAMPTZ) : micros
     }
     case JSONB:
@@ -188,8 +193,7 @@ export const textAt = (b: Buffer, o: number, length: number, oid: number): strin
       return dateAt(b, o, length)
     case TIMESTAMP:
     case TIMESTAMPTZ: {
-      sized(length, 8, oid === TIMESTAMP ? "timestamp" : "timestamptz")
-      const micros = timestampAt(b, o)
+      const micros = timestampField(b, o, length, oid)
       if (typeof micros !== "bigint") return micros
       // formatTimestamp prints six fractional digits; PostgreSQL drops trailing zeros, and the point with them.
       return formatTimestamp(micros, oid === TIMESTAMPTZ).replace(/\.(\d*?)0+(?=\+| |$)/, (_, kept: string) =>

@@ -139,7 +139,7 @@ interface CivilDate {
 const civil: CivilDate = { year: 0, month: 0, day: 0, end: 0 }
 
 // Reads `YYYY[Y…]-MM-DD` from `s` at 0 into `civil` (valid until the next call), and returns it.
-const readDate = (s: string, what: string): CivilDate => {
+export const readDate = (s: string, what: string): CivilDate => {
   let i = 0
   let year = 0
   for (;;) {
