@@ -419,7 +419,7 @@ const readStream = (
   positions: Record<string, Position>,
   groupRows: number,
   binary: boolean,
-  pooled: boolean
+  undecoded: boolean
 ): Stream.Stream<Batch.Batch<Row, PostgresCheckpoint>, ConnectorError.ConnectorError> => {
   if (start !== undefined && "done" in start) return Stream.empty
   const hasCursor = resolved.cursor !== undefined
@@ -466,7 +466,7 @@ const readStream = (
       limit,
       groupRows,
       binary,
-      pooled,
+      undecoded,
       chunking: resolved.chunks,
       start: start !== undefined && "page" in start ? start : resumed,
       end: endAt?.key,
@@ -486,7 +486,7 @@ const readStream = (
         limit,
         groupRows,
         binary,
-        pooled
+        undecoded
       }
       const finished = (): ReadonlyArray<Batch.Batch<Row, PostgresCheckpoint>> =>
         hasCursor ? [] : SourcePage.toBatches(name, SourcePage.empty, resolved.stream, checkpoint, { done: true })

@@ -1,15 +1,17 @@
-// Memory for the COPY output a source hands to a PostgreSQL sink undecoded (pass-through), reused once the sink has
-// committed it. The COPY reader hands on each socket read as a buffer of its own (up to 64 KiB); kept
-// until its batch commits, V8 promotes them and counts their bytes against the old generation until a full
-// collection frees them: a pass-through pipeline ran a mark-compact per batch. Copied into pages reused from batch
-// to batch, the pieces die young and the pages' memory is allocated once; the sink's writes are also page-sized
-// instead of one socket write per piece.
+// Memory for the COPY output a source reads in pages (keyset pages, chunks), reused once its rows are done with:
+// loaded by a PostgreSQL sink undecoded (pass-through) and committed, or decoded into records. The COPY reader hands
+// on each socket read as a buffer of its own (up to 64 KiB); kept until its batch commits (or its page's last group
+// is decoded), V8 promotes them and counts their bytes against the old generation until a full collection frees
+// them: a pass-through pipeline ran a mark-compact per batch. Copied into pages reused from batch to batch, the
+// pieces die young and the pages' memory is allocated once; the sink's writes are also page-sized instead of one
+// socket write per piece.
 //
 // Bytes are appended one after another into pages of `PAGE_SIZE` bytes (one process-wide pool: reads of several
 // streams interleave in a page). A page is written again only once it is full (sealed), every view handed on from
-// it was given back (`release`, by the sink, after the COPY that sent it ended and its write committed), and no
-// read is still cutting its bytes into views (`unpin`). A view never given back (a failed run, a batch decoded
-// instead of loaded) keeps its page out of the pool: it is collected with the view.
+// it was given back (`release`: by the sink, after the COPY that sent it ended and its write committed; or by the
+// source, once the rows were decoded, when no sink loads them undecoded), and no read is still cutting its bytes
+// into views (`unpin`). A view never given back (a failed run, a batch decoded instead of loaded) keeps its page out
+// of the pool: it is collected with the view.
 
 /** The size of a page. */
 export const PAGE_SIZE = 1024 * 1024

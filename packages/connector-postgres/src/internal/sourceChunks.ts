@@ -115,8 +115,8 @@ export interface ChunkedStream<C> {
   readonly groupRows: number
   /** See `SourcePage.PageContext.binary`. */
   readonly binary: boolean
-  /** See `SourcePage.PageContext.pooled`. */
-  readonly pooled: boolean
+  /** See `SourcePage.PageContext.undecoded`. */
+  readonly undecoded: boolean
   readonly chunking: Chunking
   /** Where the stream resumes (`{ key }` or `{ page }`), absent on a first run. */
   readonly start: { readonly key: string } | { readonly page: number } | undefined
@@ -154,7 +154,7 @@ export const read = <C>(
         limit,
         groupRows: options.groupRows,
         binary: options.binary,
-        pooled: options.pooled
+        undecoded: options.undecoded
       })
       const done = Stream.suspend(() =>
         Stream.fromIterable(SourcePage.toBatches(source, SourcePage.empty, stream, options.checkpoint, { done: true }))

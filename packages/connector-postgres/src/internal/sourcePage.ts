@@ -31,10 +31,11 @@ export interface PageContext {
    */
   readonly binary: boolean
   /**
-   * The rows go to a sink undecoded (the runner asked for an encoding): their bytes are kept in `SourceBuffers`'
-   * pages, which the sink gives back once it has committed them.
+   * A sink may load the rows undecoded (the runner asked for an encoding). A page's bytes are kept in `SourceBuffers`'
+   * pages either way; their views are given back by the sink once it has committed them when `undecoded`, else by
+   * each group as soon as it is decoded (nothing else reads them).
    */
-  readonly pooled: boolean
+  readonly undecoded: boolean
 }
 
 /** Rows per undecoded group of a page, when the runner did not ask for COPY text (then: the batch size). */
@@ -61,6 +62,11 @@ export interface Page {
   readonly ends: ReadonlyArray<internal.PageStart> | undefined
   readonly rows: number
   readonly last: internal.PageStart | undefined
+  /**
+   * Each group gives its views of `SourceBuffers`' pages back once decoded: nothing loads them undecoded (see
+   * `PageContext.undecoded`), so its bytes are done with. Absent: the sink gives them back, or there are none.
+   */
+  readonly releasedOnDecode?: boolean
 }
 
 /** A page with no rows. */
@@ -113,7 +119,7 @@ export const read = (context: PageContext, bounds: PageBounds): Effect.Effect<Pa
     if (direct)
       return yield* Effect.tryPromise({
         try: async (): Promise<Page> => {
-          const { chunks, rows: reported } = await internal.copyChunks(context.client, statement, context.pooled)
+          const { chunks, rows: reported } = await internal.copyChunks(context.client, statement, true)
           return handOver(context, chunks, () =>
             binary
               ? binaryPage(context, chunks, keyIndex, cursorIndex, position)
@@ -144,15 +150,19 @@ export const read = (context: PageContext, bounds: PageBounds): Effect.Effect<Pa
   })
 
 /**
- * Hands a page's chunks on: with `pooled` chunks, lends every view its groups hold (given back by the sink once
- * committed) and unpins the chunks, also when cutting the page fails.
+ * Hands a page's chunks (in `SourceBuffers`' pages) on: lends every view its groups hold, given back by the sink
+ * once committed when it may load them undecoded, else by each group once decoded; and unpins the chunks, also when
+ * cutting the page fails.
+ *
+ * (Copying the socket's reads into reused pages costs a copy, but the reads then die young. Kept until their page's
+ * last group was processed, they were promoted, and their bytes waited for a full collection: a map pipeline's
+ * external memory then ran ~40 MiB above what it held, and more of its time went to full collections.)
  */
 const handOver = (context: PageContext, chunks: ReadonlyArray<Uint8Array>, cut: () => Page): Page => {
-  if (!context.pooled) return cut()
   try {
     const page = cut()
     for (const group of page.groups ?? []) for (const view of group.chunks) SourceBuffers.lend(view)
-    return page
+    return context.undecoded ? page : { ...page, releasedOnDecode: true }
   } finally {
     SourceBuffers.unpin(chunks)
   }
@@ -228,21 +238,27 @@ export const toBatches = <C, P>(
   const groups = page.groups
   if (groups === undefined || groups.length === 0)
     return [Batch.make<PostgresCodec.Row, C>(page.records ?? [], { stream, checkpoint: checkpointAt(final) })]
+  const releasedOnDecode = page.releasedOnDecode === true
   const decode = (group: Batch.Encoded) => () => {
     if (SourceBuffers.anyReleased(group.chunks))
       throw ConnectorError.make(
         source,
         "read",
         new ConnectorError.Unknown({
-          detail:
-            "these rows were already loaded by the sink and their memory reused: read a batch's records before its write"
+          detail: releasedOnDecode
+            ? "these rows were decoded once already and their memory reused: read a batch's records through `records` (decoded once, then kept), or take them once"
+            : "these rows were already loaded by the sink and their memory reused: read a batch's records before its write"
         })
       )
+    let rows: Array<PostgresCodec.Row>
     try {
-      return EncodedRows.decode(group)
+      rows = EncodedRows.decode(group)
     } catch (cause) {
       throw failure(source)(cause)
     }
+    // The records hold copies of what they need (strings, byte arrays): the bytes are done with.
+    if (releasedOnDecode) SourceBuffers.release(group.chunks)
+    return rows
   }
   const last = groups.length - 1
   return groups.map((group, i) =>
