@@ -29,6 +29,18 @@ describe("jsonText", () => {
     assert.strictEqual(PostgresCodec.makeEncoder(columns).encodeRow(record!), `1\t${doc}\n`)
   })
 
+  it("remembers each value's own walk, whatever was decoded before it", () => {
+    const big = `{"list": [${Array.from({ length: 50 }, (_, i) => i).join(", ")}], "more": {"x": [1, 2, 3]}}`
+    const small = '{"a": 1}'
+    const records = PostgresCodec.decodeAll(columns, `1\t${big}\n2\t${small}\n3\t[]\n`)
+    assert.strictEqual(JsonText.printedText(records[0]!.doc), big)
+    assert.strictEqual(JsonText.printedText(records[1]!.doc), small)
+    assert.strictEqual(JsonText.printedText(records[2]!.doc), "[]")
+    ;(records[1]!.doc as Doc).b = 2
+    assert.strictEqual(JsonText.printedText(records[1]!.doc), undefined)
+    assert.strictEqual(JsonText.printedText(records[0]!.doc), big)
+  })
+
   it("keeps the remembered text invisible", () => {
     const [record] = PostgresCodec.decodeAll(columns, '1\t{"a": [1, 2]}\n')
     const doc = record!.doc as { a: Array<number> }

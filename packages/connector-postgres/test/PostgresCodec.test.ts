@@ -245,6 +245,42 @@ describe("PostgresCodec", () => {
       }
     })
 
+    it("reads timestamps and numerics inside their field, never past it", () => {
+      // Timestamps and numerics are parsed in place in the chunk's text: what follows in the row must not count.
+      const columns = [
+        { name: "w", oid: Oid.timestamp },
+        { name: "t", oid: Oid.text },
+        { name: "n", oid: Oid.numeric },
+        { name: "z", oid: Oid.timestamptz }
+      ]
+      const [row] = decodeAll(columns, "0044-03-15 12:00:00\t BC\tNaN\t2024-01-01 00:00:00.5+00\n")
+      assert.deepStrictEqual(row, {
+        w: ts("0044-03-15T12:00:00.000000"),
+        t: " BC",
+        n: "NaN",
+        z: ts("2024-01-01T00:00:00.500000Z")
+      })
+      const rows = decodeAll(columns, "infinity\tx\t-Infinity\t-infinity\n2024-01-01 00:00:00\t+00\t12.50\tinfinity\n")
+      assert.deepStrictEqual(
+        rows.map((r) => [r.w, r.n, r.z]),
+        [
+          ["infinity", "-Infinity", "-infinity"],
+          [ts("2024-01-01T00:00:00.000000"), "12.50", "infinity"]
+        ]
+      )
+      // Malformed fields are refused, also where what follows them in the row would complete them.
+      const refused: ReadonlyArray<readonly [string, string]> = [
+        ["x\tx\t1\t2024-01-01 00:00:00", "w"],
+        ["infinity\tx\t1\t2024-01-01 00:00:00", "z"],
+        ["infinity\tx\t1e\t2024-01-01 00:00:00+00", "n"],
+        ["infinity\tx\tN\t-infinity", "n"],
+        ["infinity\tx\t+NaN\t-infinity", "n"],
+        ["2024-01-01 00:00:00.\tx\t1\tinfinity", "w"],
+        ["2024-01-01 00:00:00+00\tx\t1\tinfinity", "w"]
+      ]
+      for (const [line, column] of refused) expectCodecError(() => decodeAll(columns, `${line}\n`), column, 1)
+    })
+
     it("decodes integers, floats and decimals exactly", () => {
       const columns = [
         { name: "i8", oid: Oid.int8 },

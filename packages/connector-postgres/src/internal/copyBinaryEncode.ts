@@ -73,23 +73,30 @@ const int64Number = (v: number): void => {
 const utf8Write = (s: string, offset: number): number =>
   (out as Buffer & { utf8Write(s: string, offset: number): number }).utf8Write(s, offset)
 
-/** A length-prefixed UTF-8 string, after `prefix` bytes (jsonb's version byte). */
-const lengthAndText = (s: string, prefix: number): void => {
+/**
+ * A length-prefixed UTF-8 string, after `prefix` bytes (jsonb's version byte). With `noNul`, gives up on a string
+ * holding U+0000 (which PostgreSQL text cannot hold).
+ */
+const lengthAndText = (s: string, prefix: number, noNul: boolean): void => {
   ensure(4 + prefix + s.length * 3)
   const start = at
   at += 4
   if (prefix === 1) out[at++] = 1
-  // Short ASCII text is copied here; anything else by Node's UTF-8 writer.
+  // Short ASCII text is copied here (and checked for NUL on the way); anything else by Node's UTF-8 writer.
   const len = s.length
   let i = 0
   if (len <= 64) {
     for (; i < len; i++) {
       const c = s.charCodeAt(i)
-      if (c >= 0x80) break
+      if (c >= 0x80 || c === 0) break
       out[at + i] = c
     }
   }
-  at += i === len ? len : utf8Write(s, at)
+  if (i !== len) {
+    if (noNul && s.indexOf("\0", i) >= 0) throw GIVE_UP
+    i = utf8Write(s, at)
+  }
+  at += i
   const length = at - start - 4
   out[start] = length >>> 24
   out[start + 1] = length >>> 16
@@ -233,8 +240,8 @@ const timestamp = (micros: bigint): void => {
 
 const text = (v: unknown): void => {
   // COPY text refuses NUL (PostgreSQL text cannot hold it): that refusal stays the text encoder's.
-  if (typeof v !== "string" || v.indexOf("\0") >= 0) throw GIVE_UP
-  lengthAndText(v, 0)
+  if (typeof v !== "string") throw GIVE_UP
+  lengthAndText(v, 0, true)
 }
 
 const int8 = (v: unknown): void => {
@@ -315,9 +322,9 @@ const jsonText = (v: unknown): string => {
   }
 }
 
-const json = (v: unknown): void => lengthAndText(jsonText(v), 0)
+const json = (v: unknown): void => lengthAndText(jsonText(v), 0, false)
 
-const jsonb = (v: unknown): void => lengthAndText(jsonText(v), 1)
+const jsonb = (v: unknown): void => lengthAndText(jsonText(v), 1, false)
 
 const bytea = (v: unknown): void => {
   if (!(v instanceof Uint8Array)) throw GIVE_UP

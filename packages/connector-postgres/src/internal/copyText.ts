@@ -12,17 +12,21 @@ import {
   decodeArray,
   decodeJson,
   decodeScalar,
+  decodeTimestampIn,
   FLOAT,
   formatArray,
   formatScalar,
   INT,
   INT8,
+  isNumericIn,
   JSON_KIND,
   Malformed,
   NUMERIC,
   parseInt8Range,
   parseIntRange,
-  TEXT
+  TEXT,
+  TIMESTAMP,
+  TIMESTAMPTZ
 } from "./copyValues.ts"
 import { decodeKeepingText, printedText } from "./jsonText.ts"
 
@@ -307,8 +311,8 @@ export class CopyTextDecoder {
                 value = text.slice(start, end)
                 break
               case NUMERIC:
+                if (!isNumericIn(text, start, end)) throw new Malformed("expected a numeric")
                 value = text.slice(start, end)
-                decodeScalar(NUMERIC, value as string)
                 break
               case INT:
                 value = parseIntRange(text, start, end)
@@ -325,6 +329,10 @@ export class CopyTextDecoder {
               }
               case FLOAT:
                 value = decodeScalar(FLOAT, text.slice(start, end))
+                break
+              case TIMESTAMPTZ:
+              case TIMESTAMP:
+                value = decodeTimestampIn(text, start, end, plan.kind === TIMESTAMPTZ, text.slice(start, end))
                 break
               case JSON_KIND: {
                 // No backslash in the field: the text is valid COPY as it is, and is kept for the encoder.

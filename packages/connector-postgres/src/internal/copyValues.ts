@@ -70,28 +70,35 @@ const parseFloatText = (s: string): number => {
 }
 
 // [-]digits[.digits] | NaN | [-]Infinity: the forms PostgreSQL prints for numeric.
-const isNumericText = (s: string): boolean => {
-  const len = s.length
-  let i = 0
-  if (len > 0 && (s.charCodeAt(0) === 45 || s.charCodeAt(0) === 43)) i++
-  if (s === "NaN" || s.slice(i) === "Infinity") return true
+const isNumericText = (s: string): boolean => isNumericIn(s, 0, s.length)
+
+/** `isNumericText` of `s[from, to)`, read in place. */
+export const isNumericIn = (s: string, from: number, to: number): boolean => {
+  let i = from
+  if (to > from && (s.charCodeAt(from) === 45 || s.charCodeAt(from) === 43)) i++
+  const c0 = s.charCodeAt(i)
+  if (c0 === 78 || c0 === 73) {
+    // Only `NaN` (unsigned) and `Infinity` are words.
+    const word = s.slice(from, to)
+    return word === "NaN" || s.slice(i, to) === "Infinity"
+  }
   let digits = 0
   let dot = false
-  for (; i < len; i++) {
+  for (; i < to; i++) {
     const c = s.charCodeAt(i)
     if (c >= 48 && c <= 57) digits++
     else if (c === 46 && !dot) dot = true
-    else if ((c === 101 || c === 69) && digits > 0) return isExponent(s, i + 1)
+    else if ((c === 101 || c === 69) && digits > 0) return isExponent(s, i + 1, to)
     else return false
   }
   return digits > 0
 }
 
-const isExponent = (s: string, from: number): boolean => {
+const isExponent = (s: string, from: number, to: number): boolean => {
   let i = from
-  if (i < s.length && (s.charCodeAt(i) === 45 || s.charCodeAt(i) === 43)) i++
-  if (i === s.length) return false
-  for (; i < s.length; i++) {
+  if (i < to && (s.charCodeAt(i) === 45 || s.charCodeAt(i) === 43)) i++
+  if (i === to) return false
+  for (; i < to; i++) {
     const c = s.charCodeAt(i)
     if (c < 48 || c > 57) return false
   }
@@ -138,9 +145,10 @@ interface CivilDate {
 // of a timestamp's decoding cost in allocation alone.
 const civil: CivilDate = { year: 0, month: 0, day: 0, end: 0 }
 
-// Reads `YYYY[Y…]-MM-DD` from `s` at 0 into `civil` (valid until the next call), and returns it.
-export const readDate = (s: string, what: string): CivilDate => {
-  let i = 0
+// Reads `YYYY[Y…]-MM-DD` from `s` at `from` into `civil` (valid until the next call; `end` is an index into `s`),
+// and returns it.
+export const readDate = (s: string, what: string, from = 0): CivilDate => {
+  let i = from
   let year = 0
   for (;;) {
     const d = s.charCodeAt(i) - 48
@@ -148,7 +156,8 @@ export const readDate = (s: string, what: string): CivilDate => {
     year = year * 10 + d
     i++
   }
-  if (i < 4 || i > 7 || s.charCodeAt(i) !== 45 || s.charCodeAt(i + 3) !== 45) throw new Malformed(`expected ${what}`)
+  if (i - from < 4 || i - from > 7 || s.charCodeAt(i) !== 45 || s.charCodeAt(i + 3) !== 45)
+    throw new Malformed(`expected ${what}`)
   const month = readDigits(s, i + 1, 2)
   const day = readDigits(s, i + 4, 2)
   if (month < 1 || month > 12 || day < 1) throw new Malformed(`expected ${what}`)
@@ -159,11 +168,9 @@ export const readDate = (s: string, what: string): CivilDate => {
   return civil
 }
 
-const endsWithBC = (s: string): boolean =>
-  s.length > 3 &&
-  s.charCodeAt(s.length - 1) === 67 &&
-  s.charCodeAt(s.length - 2) === 66 &&
-  s.charCodeAt(s.length - 3) === 32
+// Whether `s` ends with ` BC` at `end` (its length by default).
+const endsWithBC = (s: string, end = s.length): boolean =>
+  end > 3 && s.charCodeAt(end - 1) === 67 && s.charCodeAt(end - 2) === 66 && s.charCodeAt(end - 3) === 32
 
 /** The value PostgreSQL prints for an infinite date or timestamp. */
 export type Infinite = "infinity" | "-infinity"
@@ -218,11 +225,27 @@ const formatPgDate = (year: number, month: number, day: number): string =>
  * Decodes a timestamp as PostgreSQL prints it with `DateStyle = ISO`: `2024-01-02 03:04:05.123456`, with a UTC
  * offset (`+00`, `+05:30`, `-03:30`, `+05:53:28`) for `timestamptz`, a ` BC` suffix before year 1, `infinity`.
  */
-export const decodeTimestamp = (s: string, zoned: boolean, keep?: string): Timestamp.Timestamp | Infinite => {
+export const decodeTimestamp = (s: string, zoned: boolean, keep?: string): Timestamp.Timestamp | Infinite =>
+  decodeTimestampIn(s, 0, s.length, zoned, keep)
+
+/**
+ * `decodeTimestamp` of `s[from, to)`, read in place (the COPY decoder parses each field inside its chunk's text,
+ * where reading characters is cheaper than in a string cut from it).
+ */
+export const decodeTimestampIn = (
+  s: string,
+  from: number,
+  to: number,
+  zoned: boolean,
+  keep?: string
+): Timestamp.Timestamp | Infinite => {
   const what = zoned ? "a timestamptz" : "a timestamp"
-  const first = s.charCodeAt(0)
-  if ((first === 105 || first === 45) && (s === "infinity" || s === "-infinity")) return s
-  const d = readDate(s, what)
+  const first = s.charCodeAt(from)
+  if (first === 105 || first === 45) {
+    const whole = s.slice(from, to)
+    if (whole === "infinity" || whole === "-infinity") return whole
+  }
+  const d = readDate(s, what, from)
   let i = d.end
   const sep = s.charCodeAt(i)
   if (sep !== 32 && sep !== 84) throw new Malformed(`expected ${what}`)
@@ -281,8 +304,8 @@ export const decodeTimestamp = (s: string, zoned: boolean, keep?: string): Times
     throw new Malformed("expected a timestamptz with a UTC offset")
   }
   let year = d.year
-  if (i !== s.length) {
-    if (i + 3 !== s.length || !endsWithBC(s) || year === 0) throw new Malformed(`expected ${what}`)
+  if (i !== to) {
+    if (i + 3 !== to || !endsWithBC(s, to) || year === 0) throw new Malformed(`expected ${what}`)
     year = 1 - year
   }
   if (d.day > daysInMonth(year, d.month)) throw new Malformed(`expected ${what}`)

@@ -49,40 +49,42 @@ const TWO_53 = 2 ** 53
 
 const isContainer = (x: unknown): x is object => typeof x === "object" && x !== null
 
-// The walk is written here, then copied out at its exact size (one allocation per decoded value).
+// The walk is written here from index 0 (`top` is the next slot), then copied out at its exact size (one allocation
+// per decoded value). Slots past `top` keep old entries: emptying the array every time cost a native call and a new
+// backing store per value. Slot 0 (the text, which keeps its chunk's whole text alive) is cleared after each value.
 const scratch: Array<unknown> = []
+let top = 0
 
 /**
  * Appends the walk of a container to `scratch`. Returns `false` when it holds a number of magnitude 2^53 or more
  * (the native parse may have rounded it: the caller parses again).
  */
 const walk = (value: object): boolean => {
-  scratch.push(value)
+  scratch[top++] = value
   if (Array.isArray(value)) {
-    scratch.push(value.length)
+    scratch[top++] = value.length
     for (let i = 0; i < value.length; i++) {
       const x: unknown = value[i]
       if (isContainer(x)) {
         if (!walk(x)) return false
       } else {
         if (typeof x === "number" && (x >= TWO_53 || x <= -TWO_53)) return false
-        scratch.push(x)
+        scratch[top++] = x
       }
     }
     return true
   }
-  const countAt = scratch.length
-  scratch.push(0)
+  const countAt = top++
   let count = 0
   for (const key in value) {
     const x = (value as Record<string, unknown>)[key]
-    scratch.push(key)
+    scratch[top++] = key
     count++
     if (isContainer(x)) {
       if (!walk(x)) return false
     } else {
       if (typeof x === "number" && (x >= TWO_53 || x <= -TWO_53)) return false
-      scratch.push(x)
+      scratch[top++] = x
     }
   }
   scratch[countAt] = count
@@ -100,14 +102,17 @@ export const decodeKeepingText = (text: string): unknown => {
     if (!isContainer(value)) {
       return typeof value === "number" && (value >= TWO_53 || value <= -TWO_53) ? undefined : value
     }
-    scratch.push(text)
+    scratch[0] = text
+    top = 1
     if (!walk(value)) return undefined
-    Stamped.stamp(value, scratch.slice())
+    Stamped.stamp(value, scratch.slice(0, top))
     return value
   } catch {
     return undefined
   } finally {
-    scratch.length = 0
+    scratch[0] = undefined
+    // A very large value's walk is not kept around.
+    if (scratch.length > 4096) scratch.length = 0
   }
 }
 
