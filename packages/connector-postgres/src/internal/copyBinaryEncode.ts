@@ -92,11 +92,12 @@ const lengthAndText = (s: string, prefix: number, noNul: boolean): void => {
       out[at + i] = c
     }
   }
+  let bytes = i
   if (i !== len) {
     if (noNul && s.indexOf("\0", i) >= 0) throw GIVE_UP
-    i = utf8Write(s, at)
+    bytes = utf8Write(s, at)
   }
-  at += i
+  at += bytes
   const length = at - start - 4
   out[start] = length >>> 24
   out[start + 1] = length >>> 16
