@@ -128,7 +128,7 @@ const timestampField = (b: Buffer, o: number, length: number, oid: number): bigi
 // JSON text is kept for the text encoder only when it is valid COPY text as it is (as the text decoder does).
 const jsonValue = (s: string): unknown => {
   if (/[\\\t\n\r]/.test(s)) return decodeJson(s)
-  const kept = decodeKeepingText(s)
+  const kept = decodeKeepingText(s, 0, s.length)
   return kept === undefined ? decodeJson(s) : kept
 }
 

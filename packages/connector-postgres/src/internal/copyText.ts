@@ -28,6 +28,7 @@ import {
   TIMESTAMP,
   TIMESTAMPTZ
 } from "./copyValues.ts"
+import { JsonKeys } from "./jsonPlain.ts"
 import { decodeKeepingText, printedText } from "./jsonText.ts"
 
 /** How one column is decoded and encoded. */
@@ -199,6 +200,8 @@ export class CopyTextDecoder {
   private readonly build: ((values: Array<unknown>) => Record<string, unknown>) | undefined
   /** A row's values, reused from row to row when `build` makes the records. */
   private readonly values: Array<unknown>
+  /** The key memory of each JSON column (see `jsonPlain.ts`). */
+  private readonly jsonKeys: ReadonlyArray<JsonKeys | undefined>
 
   constructor(plans: ReadonlyArray<ColumnPlan>, asideCount = 0) {
     this.plans = plans
@@ -208,6 +211,7 @@ export class CopyTextDecoder {
     this.aside = new Array<unknown>(asideCount).fill(undefined)
     this.values = new Array<unknown>(this.asideFrom).fill(undefined)
     this.build = this.safeKeys && this.asideFrom > 0 ? recordBuilderFor(this.names.slice(0, this.asideFrom)) : undefined
+    this.jsonKeys = plans.map((p) => (p.kind === JSON_KIND ? new JsonKeys() : undefined))
   }
 
   /** Bytes of an incomplete row held back for the next chunk. */
@@ -336,9 +340,8 @@ export class CopyTextDecoder {
                 break
               case JSON_KIND: {
                 // No backslash in the field: the text is valid COPY as it is, and is kept for the encoder.
-                const json = text.slice(start, end)
-                value = decodeKeepingText(json)
-                if (value === undefined) value = decodeJson(json)
+                value = decodeKeepingText(text, start, end, this.jsonKeys[column])
+                if (value === undefined) value = decodeJson(text.slice(start, end))
                 break
               }
               default:

@@ -18,6 +18,8 @@
  * @since 0.1.0
  */
 
+import { JsonKeys, NOT_PLAIN, PlainJsonReader, ROUNDED } from "./jsonPlain.ts"
+
 /** A value's snapshot: `[text, …walk]` (see above). */
 type Shape = Array<unknown>
 
@@ -91,12 +93,31 @@ const walk = (value: object): boolean => {
   return true
 }
 
+const reader = new PlainJsonReader()
+const sharedKeys = new JsonKeys()
+
 /**
- * Parses JSON `text` (valid COPY text as it is: no backslash in it) and remembers the text on the result. Returns
- * `undefined` when that is not possible (malformed text, a number the native parse may have rounded, nesting too
- * deep): the caller decodes it the usual way. A scalar (string, number, boolean, null) is returned as is.
+ * Parses the JSON in `text[start, end)` (valid COPY text as it is: no backslash in it) and remembers its text on the
+ * result. `keys` is the key memory of the column the text comes from (see `jsonPlain.ts`). Returns `undefined` when
+ * that is not possible (malformed text, a number a double may not hold exactly, nesting too deep): the caller decodes
+ * it the usual way. A scalar (string, number, boolean, null) is returned as is.
  */
-export const decodeKeepingText = (text: string): unknown => {
+export const decodeKeepingText = (text: string, start: number, end: number, keys: JsonKeys = sharedKeys): unknown => {
+  const value = reader.read(text, start, end, keys)
+  if (value === ROUNDED) return undefined
+  if (value === NOT_PLAIN) return parseKeepingText(text.slice(start, end))
+  if (!isContainer(value)) return value
+  const walk = reader.walk
+  walk[0] = text.slice(start, end)
+  Stamped.stamp(value, walk.slice(0, reader.top))
+  walk[0] = undefined
+  // A very large value's walk is not kept around.
+  if (walk.length > 4096) walk.length = 0
+  return value
+}
+
+// What the reader does not read: the native parse, then the walk over its result.
+const parseKeepingText = (text: string): unknown => {
   try {
     const value: unknown = JSON.parse(text)
     if (!isContainer(value)) {
@@ -111,7 +132,6 @@ export const decodeKeepingText = (text: string): unknown => {
     return undefined
   } finally {
     scratch[0] = undefined
-    // A very large value's walk is not kept around.
     if (scratch.length > 4096) scratch.length = 0
   }
 }
