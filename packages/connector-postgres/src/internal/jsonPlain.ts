@@ -232,18 +232,26 @@ export class PlainJsonReader {
       for (;;) {
         if (c !== 34) return NOT_PLAIN
         const keyStart = this.pos + 1
-        const close = text.indexOf('"', keyStart)
-        if (close < 0 || close >= this.end) return NOT_PLAIN
-        const length = close - keyStart
         let key: string | undefined
+        let close = -1
         if (node !== undefined) {
+          // A remembered key is recognised in place: its text, then the closing quote (keys hold no quote).
           const known = node.keys
           let i = 0
-          while (i < known.length && (known[i]!.length !== length || !text.startsWith(known[i]!, keyStart))) i++
-          if (i < known.length) {
+          for (; i < known.length; i++) {
+            const k = known[i]!
+            const after = keyStart + k.length
+            if (after < this.end && text.charCodeAt(after) === 34 && text.startsWith(k, keyStart)) {
+              close = after
+              break
+            }
+          }
+          if (close >= 0) {
             key = known[i]!
             node = node.next[i]
           } else {
+            close = text.indexOf('"', keyStart)
+            if (close < 0 || close >= this.end) return NOT_PLAIN
             key = this.newKey(keyStart, close)
             if (key === undefined) return NOT_PLAIN
             if (known.length < MAX_CHILDREN && memory.nodes < MAX_NODES) {
@@ -256,6 +264,8 @@ export class PlainJsonReader {
             } else node = undefined
           }
         } else {
+          close = text.indexOf('"', keyStart)
+          if (close < 0 || close >= this.end) return NOT_PLAIN
           key = this.newKey(keyStart, close)
           if (key === undefined) return NOT_PLAIN
         }
