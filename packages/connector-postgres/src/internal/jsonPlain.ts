@@ -57,13 +57,24 @@ class KeyNode {
 // The key as the engine's unique copy of that string, so property stores with it need no string-table lookup.
 const internalised = (key: string): string => Object.keys({ [key]: 0 })[0]!
 
+// Built literals by key sequence, shared by every column's key memory (a decoder, and its memory, may last only one
+// batch of rows); the oldest goes past 256.
+const builds = new Map<string, Build>()
+
 const buildFor = (node: KeyNode): Build => {
   const keys: Array<string> = []
   for (let n: KeyNode | undefined = node; n !== undefined && n.depth > 0; n = n.parent) keys.push(n.key)
   keys.reverse()
-  // Keys are JSON string literals (valid JavaScript string literals); `__proto__` and index keys never get here.
-  const fields = keys.map((key, i) => `${JSON.stringify(key)}: v[f + ${i}]`).join(", ")
-  return new Function("v", "f", `return { ${fields} }`) as Build
+  const id = JSON.stringify(keys)
+  let build = builds.get(id)
+  if (build === undefined) {
+    // Keys are JSON string literals (valid JavaScript string literals); `__proto__` and index keys never get here.
+    const fields = keys.map((key, i) => `${JSON.stringify(key)}: v[f + ${i}]`).join(", ")
+    build = new Function("v", "f", `return { ${fields} }`) as Build
+    if (builds.size >= 256) builds.delete(builds.keys().next().value!)
+    builds.set(id, build)
+  }
+  return build
 }
 
 /**
