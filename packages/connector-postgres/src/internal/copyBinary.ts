@@ -7,8 +7,8 @@
 // Rows kept as chunks between a source and a sink are held without the header and the trailer (`split`), so that
 // groups of rows can be joined; `frame` adds them back around a COPY … FROM STDIN.
 import * as Values from "./copyBinaryValues.ts"
-import { recordBuilderFor } from "./copyText.ts"
 import { Malformed } from "./copyValues.ts"
+import { objectBuilderFor } from "./objectBuilders.ts"
 
 /** A malformed stream or value; the caller turns it into a `CodecError` naming the column and row. */
 export class BinaryMalformed {
@@ -341,7 +341,7 @@ export const decodeRows = (
   const rows: Array<Record<string, unknown>> = []
   const n = oids.length
   // A column named `__proto__` must become an own property, not the record's prototype.
-  const build = names.includes("__proto__") ? undefined : recordBuilderFor(names)
+  const build = names.includes("__proto__") ? undefined : objectBuilderFor(names)
   const values: Array<unknown> = new Array(n)
   const end = b.length
   let o = 0
@@ -367,7 +367,7 @@ export const decodeRows = (
       }
       o += length
     }
-    if (build !== undefined) rows.push(build(values))
+    if (build !== undefined) rows.push(build(values, 0))
     else {
       const record: Record<string, unknown> = {}
       for (let f = 0; f < n; f++)

@@ -30,6 +30,7 @@ import {
 } from "./copyValues.ts"
 import { JsonKeys } from "./jsonPlain.ts"
 import { decodeKeepingText, printedText } from "./jsonText.ts"
+import { type ObjectBuilder, objectBuilderFor } from "./objectBuilders.ts"
 
 /** How one column is decoded and encoded. */
 export interface ColumnPlan {
@@ -145,22 +146,6 @@ export const unescapeCopy = (text: string, start: number, end: number): string =
 const hexDigit = (c: number): number =>
   c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1
 
-// Record builders by column names: `(v) => ({ "id": v[0], "name": v[1], … })`, so every record is made with its
-// final shape in one allocation. Keys are embedded as JSON string literals; `__proto__` never gets here.
-const recordBuilders = new Map<string, (values: Array<unknown>) => Record<string, unknown>>()
-
-export const recordBuilderFor = (names: ReadonlyArray<string>) => {
-  const key = JSON.stringify(names)
-  let builder = recordBuilders.get(key)
-  if (builder === undefined) {
-    const fields = names.map((name, i) => `${JSON.stringify(name)}: v[${i}]`).join(", ")
-    builder = new Function("v", `return { ${fields} }`) as (values: Array<unknown>) => Record<string, unknown>
-    if (recordBuilders.size >= 256) recordBuilders.delete(recordBuilders.keys().next().value!)
-    recordBuilders.set(key, builder)
-  }
-  return builder
-}
-
 const EMPTY_RECORD: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>
 
 /**
@@ -197,7 +182,7 @@ export class CopyTextDecoder {
   rows = 0
 
   /** Makes a row's record from its values at once (an object literal with the column names as constant keys). */
-  private readonly build: ((values: Array<unknown>) => Record<string, unknown>) | undefined
+  private readonly build: ObjectBuilder | undefined
   /** A row's values, reused from row to row when `build` makes the records. */
   private readonly values: Array<unknown>
   /** The key memory of each JSON column (see `jsonPlain.ts`). */
@@ -210,7 +195,7 @@ export class CopyTextDecoder {
     this.asideFrom = plans.length - asideCount
     this.aside = new Array<unknown>(asideCount).fill(undefined)
     this.values = new Array<unknown>(this.asideFrom).fill(undefined)
-    this.build = this.safeKeys && this.asideFrom > 0 ? recordBuilderFor(this.names.slice(0, this.asideFrom)) : undefined
+    this.build = this.safeKeys && this.asideFrom > 0 ? objectBuilderFor(this.names.slice(0, this.asideFrom)) : undefined
     this.jsonKeys = plans.map((p) => (p.kind === JSON_KIND ? new JsonKeys() : undefined))
   }
 
@@ -360,7 +345,7 @@ export class CopyTextDecoder {
             })
           pos = end + 1
         }
-        out.push(build === undefined ? record : build(values))
+        out.push(build === undefined ? record : build(values, 0))
       }
     } catch (e) {
       if (e instanceof Malformed) throw new CopyFailure(column, this.rows, e.detail)

@@ -6,8 +6,8 @@
  * It is faster than `JSON.parse` followed by that walk on the small, repetitive documents jsonb columns hold,
  * because it does not look keys up: a `JsonKeys` remembers the key sequences its column's objects had, so a key
  * already seen in that place is recognised where it lies in the text, and an object whose whole key sequence was
- * seen before is made by one object literal with those keys (built once per sequence, like the COPY decoder's
- * record builders).
+ * seen before is made by one object literal with those keys (`objectBuilders.ts`, as the COPY decoder makes its
+ * records).
  *
  * It reads only what PostgreSQL prints (valid JSON: its json type checks input, and jsonb output escapes every
  * control character). Anything else it does not handle — a key that is an array index or `__proto__` (JavaScript
@@ -17,6 +17,8 @@
  *
  * @since 0.1.0
  */
+
+import { type ObjectBuilder, objectBuilderFor } from "./objectBuilders.ts"
 
 /** The text is outside what this reader reads: parse it with `JSON.parse`. */
 export const NOT_PLAIN: unique symbol = Symbol("NOT_PLAIN")
@@ -35,8 +37,6 @@ const MAX_BUILT_KEYS = 32
 // An object literal is built for a key sequence once it has been read this many times.
 const BUILD_AFTER = 4
 
-type Build = (values: Array<unknown>, from: number) => object
-
 /** One key in a remembered key sequence: the keys seen after it, and the literal that makes objects ending here. */
 class KeyNode {
   readonly parent: KeyNode | undefined
@@ -45,7 +45,7 @@ class KeyNode {
   readonly keys: Array<string> = []
   readonly next: Array<KeyNode> = []
   uses = 0
-  build: Build | undefined = undefined
+  build: ObjectBuilder | undefined = undefined
 
   constructor(parent: KeyNode | undefined, key: string) {
     this.parent = parent
@@ -57,24 +57,11 @@ class KeyNode {
 // The key as the engine's unique copy of that string, so property stores with it need no string-table lookup.
 const internalised = (key: string): string => Object.keys({ [key]: 0 })[0]!
 
-// Built literals by key sequence, shared by every column's key memory (a decoder, and its memory, may last only one
-// batch of rows); the oldest goes past 256.
-const builds = new Map<string, Build>()
-
-const buildFor = (node: KeyNode): Build => {
+const buildFor = (node: KeyNode): ObjectBuilder => {
   const keys: Array<string> = []
   for (let n: KeyNode | undefined = node; n !== undefined && n.depth > 0; n = n.parent) keys.push(n.key)
-  keys.reverse()
-  const id = JSON.stringify(keys)
-  let build = builds.get(id)
-  if (build === undefined) {
-    // Keys are JSON string literals (valid JavaScript string literals); `__proto__` and index keys never get here.
-    const fields = keys.map((key, i) => `${JSON.stringify(key)}: v[f + ${i}]`).join(", ")
-    build = new Function("v", "f", `return { ${fields} }`) as Build
-    if (builds.size >= 256) builds.delete(builds.keys().next().value!)
-    builds.set(id, build)
-  }
-  return build
+  // `__proto__` and index keys never get here (see `newKey`).
+  return objectBuilderFor(keys.reverse())
 }
 
 /**
@@ -113,8 +100,13 @@ export class PlainJsonReader {
     this.valuesTop = 0
     this.keysTop = 0
     const value = this.value(0)
-    if (value === NOT_PLAIN || value === ROUNDED) return value
-    return this.space() === -1 ? value : NOT_PLAIN
+    const result = value === NOT_PLAIN || value === ROUNDED || this.space() === -1 ? value : NOT_PLAIN
+    // The text is the caller's whole chunk: not kept. Slots past the tops keep old entries (overwritten by the next
+    // read, cheaper than clearing), except after a very large value.
+    this.text = ""
+    if (this.values.length > 4096) this.values.length = 0
+    if (this.keys.length > 4096) this.keys.length = 0
+    return result
   }
 
   /** Skips whitespace; the character code at the position, or -1 at the end. */
@@ -301,8 +293,7 @@ export class PlainJsonReader {
     } else this.pos++
     const count = this.valuesTop - from
     let object: Record<string, unknown>
-    if (node !== undefined && node.build !== undefined)
-      object = node.build(this.values, from) as Record<string, unknown>
+    if (node !== undefined && node.build !== undefined) object = node.build(this.values, from)
     else {
       object = {}
       for (let i = 0; i < count; i++) object[this.keys[keysFrom + i]!] = this.values[from + i]
